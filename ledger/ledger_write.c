@@ -1,0 +1,596 @@
+/*
+ * ledger_write.c — batch append: judge each event, stage its entry, then write the whole
+ * batch in one LMDB transaction with the index updates in key order.
+ *
+ * Why two phases: a copy-on-write B-tree is fast only when keys arrive in order (DESIGN
+ * §3.5). Phase 1 judges the events in batch order against an in-memory overlay of the
+ * state they change (contract state, paid months, idempotency keys), so later events of
+ * the batch see earlier ones. Phase 2 appends the entries with MDB_APPEND (seq order)
+ * and writes the overlay's final values sorted by database and key, so each B-tree page
+ * is touched once per batch. A refused event never reaches the overlay, so it writes
+ * nothing.
+ *
+ * Linked chains: the overlay is a log of versions with an open-addressing index that
+ * points at the newest version of each key; a chain's failure pops the log back to the
+ * chain's start and restores the index (newest first), and the head seq/hash rewinds.
+ *
+ * Owns: the staging arrays (ky_batch), allocated on the first append at their maximum
+ * size (STYLE rule 19: the request path does not allocate). Writer thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/ky_assert.h"
+#include "../common/ky_err.h"
+#include "ledger_int.h"
+
+enum { TAG_CONTRACT = 1, TAG_MONTH = 2, TAG_IDEM = 3 };
+#define KEY_BYTES_MAX 16u
+#define NO_REC UINT32_MAX
+/* Overlay versions per event at most: its contract, its months, its key. */
+#define RECS_PER_EVENT (2u + KY_PREPAID_MONTHS_MAX)
+#define RECS_MAX (KY_LEDGER_BATCH_COUNT_MAX * RECS_PER_EVENT)
+#define TABLE_SLOTS (1u << 19)
+_Static_assert(TABLE_SLOTS >= 2u * RECS_MAX, "overlay table must stay at most half full");
+#define STORED_BYTES_MAX (KY_ENTRY_BYTES_MAX + KY_STORED_CHECKSUM_BYTES)
+
+typedef struct ov_rec {
+    uint8_t tag;                /* TAG_* : which database */
+    uint8_t key_len;            /* bytes of key used */
+    uint8_t key[KEY_BYTES_MAX]; /* the database key (big-endian integers) */
+    uint32_t prev;              /* older version of the same key, or NO_REC */
+    uint32_t slot;              /* index slot pointing at the newest version */
+    uint64_t seq;               /* MONTH/IDEM value; 0 = month freed */
+    ky_contract_state cs;       /* CONTRACT value */
+} ov_rec;
+
+typedef struct staged_entry {
+    uint32_t offset;  /* into arena: entry bytes || xxh3 */
+    uint32_t len;     /* entry bytes (without checksum) */
+} staged_entry;
+
+typedef struct history_rec {
+    uint8_t key[KY_HISTORY_KEY_BYTES]; /* contract || contract_seq */
+    uint64_t seq;
+} history_rec;
+
+struct ky_batch {
+    ov_rec *recs;            /* version log, RECS_MAX */
+    uint32_t rec_count;      /* versions in use */
+    uint32_t *table;         /* TABLE_SLOTS: newest rec index + 1, 0 = empty */
+    const ov_rec **sorted;   /* RECS_MAX newest versions, sorted in phase 2 */
+    uint8_t *arena;          /* staged stored values */
+    uint32_t arena_used;     /* bytes */
+    staged_entry *entries;   /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
+    uint32_t entry_count;
+    history_rec *history;    /* KY_LEDGER_BATCH_COUNT_MAX */
+    uint32_t history_count;
+    /* Running head of the batch. */
+    uint64_t seq;
+    uint8_t hash[KY_HASH_BYTES];
+    uint64_t timestamp_us;
+    ky_merkle_compact merkle;
+    MDB_txn *txn;            /* the write transaction of this batch */
+};
+
+void ky_ledger_batch_free(ky_batch *b) {
+    if (b == NULL) return;
+    free(b->recs);
+    free(b->table);
+    free(b->sorted);
+    free(b->arena);
+    free(b->entries);
+    free(b->history);
+    free(b);
+}
+
+static ky_batch *batch_alloc(void) {
+    ky_batch *b = calloc(1, sizeof *b);
+    if (b == NULL) return NULL;
+    b->recs = malloc(sizeof(ov_rec) * RECS_MAX);
+    b->table = calloc(TABLE_SLOTS, sizeof(uint32_t));
+    b->sorted = malloc(sizeof(ov_rec *) * RECS_MAX);
+    b->arena = malloc((size_t)STORED_BYTES_MAX * (KY_LEDGER_BATCH_COUNT_MAX + 1));
+    b->entries = malloc(sizeof(staged_entry) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
+    b->history = malloc(sizeof(history_rec) * KY_LEDGER_BATCH_COUNT_MAX);
+    if (!b->recs || !b->table || !b->sorted || !b->arena || !b->entries || !b->history) {
+        ky_ledger_batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* ---- overlay ------------------------------------------------------------------------ */
+
+static uint32_t key_hash(uint8_t tag, const uint8_t *key, uint32_t len) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ tag;
+    for (uint32_t i = 0; i < len; i++) h = (h ^ key[i]) * 0x100000001B3ull;
+    h ^= h >> 29;
+    return (uint32_t)h & (TABLE_SLOTS - 1);
+}
+
+/* Finds the slot of (tag, key): the slot holding it, or the empty slot to put it in. */
+static uint32_t ov_slot(const ky_batch *b, uint8_t tag, const uint8_t *key, uint32_t len) {
+    uint32_t s = key_hash(tag, key, len);
+    for (;;) {
+        uint32_t r = b->table[s];
+        if (r == 0) return s;
+        const ov_rec *rec = &b->recs[r - 1];
+        if (rec->tag == tag && rec->key_len == len && memcmp(rec->key, key, len) == 0) return s;
+        s = (s + 1) & (TABLE_SLOTS - 1);
+    }
+}
+
+static ov_rec *ov_find(ky_batch *b, uint8_t tag, const uint8_t *key, uint32_t len) {
+    uint32_t r = b->table[ov_slot(b, tag, key, len)];
+    return r == 0 ? NULL : &b->recs[r - 1];
+}
+
+/* Adds a new version of (tag, key); the caller fills its value. */
+static ov_rec *ov_put(ky_batch *b, uint8_t tag, const uint8_t *key, uint32_t len) {
+    KY_ASSERT(b->rec_count < RECS_MAX);
+    KY_ASSERT(len <= KEY_BYTES_MAX);
+    uint32_t s = ov_slot(b, tag, key, len);
+    ov_rec *rec = &b->recs[b->rec_count];
+    rec->tag = tag;
+    rec->key_len = (uint8_t)len;
+    memcpy(rec->key, key, len);
+    rec->prev = b->table[s] == 0 ? NO_REC : b->table[s] - 1;
+    rec->slot = s;
+    b->table[s] = ++b->rec_count;
+    return rec;
+}
+
+/* Pops versions back to `mark`, newest first, restoring the index. */
+static void ov_rollback(ky_batch *b, uint32_t mark) {
+    KY_ASSERT(mark <= b->rec_count);
+    while (b->rec_count > mark) {
+        ov_rec *rec = &b->recs[--b->rec_count];
+        KY_ASSERT(b->table[rec->slot] == b->rec_count + 1);
+        b->table[rec->slot] = rec->prev == NO_REC ? 0 : rec->prev + 1;
+    }
+}
+
+static void ov_clear(ky_batch *b) {
+    for (uint32_t i = 0; i < b->rec_count; i++) b->table[b->recs[i].slot] = 0;
+    b->rec_count = 0;
+}
+
+/* ---- lookups through the overlay ---------------------------------------------------- */
+
+typedef struct lookup_ctx {
+    ky_ledger *l;
+    ky_batch *b;
+} lookup_ctx;
+
+static int contract_lookup(ky_ledger *l, ky_batch *b, uint64_t id, ky_contract_state *cs,
+                           bool *found) {
+    uint8_t k[8];
+    ky_put_u64be(k, id);
+    const ov_rec *rec = ov_find(b, TAG_CONTRACT, k, sizeof k);
+    if (rec != NULL) {
+        *cs = rec->cs;
+        *found = true;
+        return KY_OK;
+    }
+    int rc = ky_ledger_txn_contract(l, b->txn, id, cs);
+    *found = rc == KY_OK;
+    return rc == KY_E_NOT_FOUND ? KY_OK : rc;
+}
+
+static int view_month_paid(void *ctx, uint64_t contract, uint32_t period, uint64_t *seq_out) {
+    lookup_ctx *lc = ctx;
+    uint8_t k[KY_MONTH_KEY_BYTES];
+    ky_ledger_month_key(contract, period, k);
+    const ov_rec *rec = ov_find(lc->b, TAG_MONTH, k, sizeof k);
+    if (rec != NULL) {
+        *seq_out = rec->seq;
+        return KY_OK;
+    }
+    MDB_val key = {sizeof k, k}, val;
+    int rc = ky_ledger_mdb_err(mdb_get(lc->b->txn, lc->l->dbi_months, &key, &val));
+    if (rc == KY_E_NOT_FOUND) {
+        *seq_out = 0;
+        return KY_OK;
+    }
+    if (rc == KY_OK && val.mv_size != 8) rc = KY_E_CORRUPT;
+    if (rc == KY_OK) *seq_out = ky_get_u64le(val.mv_data);
+    return rc;
+}
+
+/* Entry bytes of seq: from this batch's staging area, or from the store. */
+static int entry_bytes(ky_ledger *l, ky_batch *b, uint64_t seq, const uint8_t **p, size_t *n) {
+    uint64_t first = b->seq - b->entry_count + 1;
+    if (b->entry_count > 0 && seq >= first && seq <= b->seq) {
+        const staged_entry *se = &b->entries[seq - first];
+        *p = b->arena + se->offset;
+        *n = se->len;
+        return KY_OK;
+    }
+    return ky_ledger_txn_entry(l, b->txn, seq, p, n);
+}
+
+static int view_entry_get(void *ctx, uint64_t seq, ky_entry *out) {
+    lookup_ctx *lc = ctx;
+    const uint8_t *p;
+    size_t n;
+    int rc = entry_bytes(lc->l, lc->b, seq, &p, &n);
+    if (rc != KY_OK) return rc;
+    rc = ky_entry_decode(p, n, out);
+    out->payload = NULL; /* the bytes may move once the txn writes */
+    return rc == KY_OK ? KY_OK : KY_E_CORRUPT;
+}
+
+/* ---- staging ------------------------------------------------------------------------ */
+
+static uint64_t next_timestamp(ky_ledger *l, ky_batch *b) {
+    uint64_t now = l->clock_us(l->clock_ctx);
+    return now > b->timestamp_us ? now : b->timestamp_us; /* never decreasing */
+}
+
+/* Encodes e (seq, prev_hash, timestamp filled here) into the arena and advances the
+ * batch head. */
+static void stage_entry(ky_batch *b, ky_entry *e) {
+    KY_ASSERT(e->seq == b->seq + 1);
+    memcpy(e->prev_hash, b->hash, KY_HASH_BYTES);
+    uint8_t *dst = b->arena + b->arena_used;
+    size_t len = 0;
+    int rc = ky_entry_encode(e, dst, KY_ENTRY_BYTES_MAX, &len);
+    KY_ASSERT(rc == KY_OK);
+    ky_entry_leaf_hash(dst, len, b->hash);
+    ky_put_u64le(dst + len, 0); /* checksum filled in phase 2 */
+    b->entries[b->entry_count++] = (staged_entry){b->arena_used, (uint32_t)len};
+    b->arena_used += (uint32_t)(len + KY_STORED_CHECKSUM_BYTES);
+    b->seq = e->seq;
+    b->timestamp_us = e->timestamp_us;
+    ky_merkle_compact_append(&b->merkle, b->hash);
+}
+
+static void entry_from_event(const ky_event *ev, ky_entry *e) {
+    memset(e, 0, sizeof *e);
+    e->version = KY_ENTRY_VERSION;
+    e->kind = ev->kind;
+    e->scheme = ev->scheme;
+    e->subtype = ev->subtype;
+    e->months = ev->months;
+    e->period_yyyymm = ev->period_yyyymm;
+    e->payload_bytes = ev->payload_bytes;
+    e->contract_id = ev->contract_id;
+    e->amount_jpy = ev->amount_jpy;
+    e->ref_seq = ev->ref_seq;
+    memcpy(e->idem_key, ev->idem_key, KY_IDEM_KEY_BYTES);
+    e->payload = ev->payload;
+}
+
+/* Stages an accepted event: entry, contract state, months, idempotency key, history. */
+static void stage_event(ky_ledger *l, ky_batch *b, const ky_event *ev,
+                        const ky_contract_state *cs_old, const ky_entry *ref, uint64_t *seq) {
+    ky_entry e;
+    entry_from_event(ev, &e);
+    e.seq = b->seq + 1;
+    e.epoch = l->head_epoch;
+    e.timestamp_us = next_timestamp(l, b);
+    ky_contract_state cs;
+    if (cs_old != NULL) {
+        cs = *cs_old;
+        memcpy(e.contract_prev_hash, cs.last_leaf_hash, KY_HASH_BYTES);
+    } else {
+        memset(&cs, 0, sizeof cs);
+    }
+    e.contract_seq = cs.entry_count + 1;
+    stage_entry(b, &e);
+
+    ky_month_update months[KY_PREPAID_MONTHS_MAX];
+    uint32_t nmonths = 0;
+    ky_rules_apply(&e, ref, &cs, months, &nmonths);
+    memcpy(cs.last_leaf_hash, b->hash, KY_HASH_BYTES);
+    uint8_t k[KEY_BYTES_MAX];
+    ky_put_u64be(k, ev->contract_id);
+    ov_put(b, TAG_CONTRACT, k, 8)->cs = cs;
+    for (uint32_t i = 0; i < nmonths; i++) {
+        ky_ledger_month_key(ev->contract_id, months[i].period_yyyymm, k);
+        ov_put(b, TAG_MONTH, k, KY_MONTH_KEY_BYTES)->seq = months[i].seq;
+    }
+    ov_put(b, TAG_IDEM, ev->idem_key, KY_IDEM_KEY_BYTES)->seq = e.seq;
+    history_rec *h = &b->history[b->history_count++];
+    ky_ledger_history_key(ev->contract_id, e.contract_seq, h->key);
+    h->seq = e.seq;
+    *seq = e.seq;
+}
+
+/* ---- judging one event ------------------------------------------------------------- */
+
+/* Same event as the one stored (all client-supplied fields, payload included)? */
+static bool same_event(const ky_event *ev, const ky_entry *e) {
+    return e->kind == ev->kind && e->scheme == ev->scheme && e->subtype == ev->subtype &&
+           e->months == ev->months && e->period_yyyymm == ev->period_yyyymm &&
+           e->contract_id == ev->contract_id && e->amount_jpy == ev->amount_jpy &&
+           e->ref_seq == ev->ref_seq && e->payload_bytes == ev->payload_bytes &&
+           (ev->payload_bytes == 0 || memcmp(e->payload, ev->payload, ev->payload_bytes) == 0);
+}
+
+/* Idempotency: *seq_out != 0 when the key is already used by this exact event. */
+static int idem_check(ky_ledger *l, ky_batch *b, const ky_event *ev, uint64_t *seq_out) {
+    *seq_out = 0;
+    uint64_t seq = 0;
+    const ov_rec *rec = ov_find(b, TAG_IDEM, ev->idem_key, KY_IDEM_KEY_BYTES);
+    if (rec != NULL) {
+        seq = rec->seq;
+    } else {
+        MDB_val key = {KY_IDEM_KEY_BYTES, (void *)ev->idem_key}, val;
+        int rc = ky_ledger_mdb_err(mdb_get(b->txn, l->dbi_idem, &key, &val));
+        if (rc == KY_E_NOT_FOUND) return KY_OK;
+        if (rc != KY_OK) return rc;
+        if (val.mv_size != 8) return KY_E_CORRUPT;
+        seq = ky_get_u64le(val.mv_data);
+    }
+    const uint8_t *p;
+    size_t n;
+    ky_entry e;
+    int rc = entry_bytes(l, b, seq, &p, &n);
+    if (rc == KY_OK) rc = ky_entry_decode(p, n, &e) == KY_OK ? KY_OK : KY_E_CORRUPT;
+    if (rc != KY_OK) return rc;
+    if (!same_event(ev, &e)) return KY_E_IDEM_KEY_REUSED;
+    *seq_out = seq;
+    return KY_OK;
+}
+
+/* Judges one event and stages it when accepted. */
+static void judge_event(ky_ledger *l, ky_batch *b, const ky_event *ev, ky_event_result *res) {
+    memset(res, 0, sizeof *res);
+    lookup_ctx lc = {l, b};
+    ky_rules_view view = {&lc, view_month_paid, view_entry_get};
+    ky_contract_state cs;
+    bool found = false;
+    ky_entry ref;
+    uint64_t dup = 0;
+    int rc = KY_OK;
+    bool key_zero = true;
+    for (unsigned i = 0; i < KY_IDEM_KEY_BYTES; i++) key_zero &= ev->idem_key[i] == 0;
+    if (!key_zero) rc = idem_check(l, b, ev, &dup);
+    if (rc == KY_OK && dup != 0) {
+        res->seq = dup;
+        res->flags = KY_RESULT_DUPLICATE;
+        return;
+    }
+    bool id_ok = ev->contract_id != 0 && ev->contract_id <= KY_CONTRACT_ID_MAX;
+    if (rc == KY_OK && id_ok) rc = contract_lookup(l, b, ev->contract_id, &cs, &found);
+    if (rc == KY_OK) rc = ky_rules_check(&l->rules, &view, ev, found ? &cs : NULL, &ref);
+    if (rc != KY_OK) {
+        res->code = rc;
+        return;
+    }
+    stage_event(l, b, ev, found ? &cs : NULL, ev->kind == KY_KIND_PREMIUM_REVERSED ? &ref : NULL,
+                &res->seq);
+}
+
+/* Marks of the batch state at the start of a linked chain. */
+typedef struct chain_mark {
+    uint32_t recs, entries, arena, history;
+    uint64_t seq, timestamp_us;
+    uint8_t hash[KY_HASH_BYTES];
+    ky_merkle_compact merkle;
+} chain_mark;
+
+static void chain_save(const ky_batch *b, chain_mark *m) {
+    *m = (chain_mark){b->rec_count, b->entry_count, b->arena_used, b->history_count,
+                      b->seq,       b->timestamp_us, {0},           b->merkle};
+    memcpy(m->hash, b->hash, KY_HASH_BYTES);
+}
+
+static void chain_restore(ky_batch *b, const chain_mark *m) {
+    ov_rollback(b, m->recs);
+    b->entry_count = m->entries;
+    b->arena_used = m->arena;
+    b->history_count = m->history;
+    b->seq = m->seq;
+    b->timestamp_us = m->timestamp_us;
+    memcpy(b->hash, m->hash, KY_HASH_BYTES);
+    b->merkle = m->merkle;
+}
+
+/* Judges events[from..to] (a linked chain, or one event); all or nothing. */
+static void judge_chain(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t from,
+                        uint32_t to, ky_event_result *res) {
+    chain_mark mark;
+    chain_save(b, &mark);
+    uint32_t failed = UINT32_MAX;
+    for (uint32_t i = from; i <= to && failed == UINT32_MAX; i++) {
+        judge_event(l, b, &ev[i], &res[i]);
+        if (res[i].code != KY_OK) failed = i;
+    }
+    if (failed == UINT32_MAX) return;
+    chain_restore(b, &mark);
+    for (uint32_t i = from; i <= to; i++) {
+        if (i == failed) continue;
+        res[i] = (ky_event_result){KY_E_LINKED_FAILED, 0, 0};
+    }
+}
+
+/* ---- phase 2: write ------------------------------------------------------------------ */
+
+/* Orders overlay versions by database, then key (keys of one database share a length). */
+static int rec_cmp(const void *a, const void *b) {
+    const ov_rec *x = *(const ov_rec *const *)a, *y = *(const ov_rec *const *)b;
+    if (x->tag != y->tag) return x->tag < y->tag ? -1 : 1;
+    KY_ASSERT(x->key_len == y->key_len);
+    return memcmp(x->key, y->key, x->key_len);
+}
+
+static int history_cmp(const void *a, const void *b) {
+    return memcmp(((const history_rec *)a)->key, ((const history_rec *)b)->key,
+                  KY_HISTORY_KEY_BYTES);
+}
+
+static int write_entries(ky_ledger *l, ky_batch *b) {
+    uint64_t first = b->seq - b->entry_count + 1;
+    for (uint32_t i = 0; i < b->entry_count; i++) {
+        const staged_entry *se = &b->entries[i];
+        uint8_t *stored = b->arena + se->offset;
+        ky_ledger_stored_build(stored, se->len, stored); /* fills the checksum in place */
+        uint8_t k[8];
+        ky_put_u64be(k, first + i);
+        MDB_val key = {sizeof k, k};
+        MDB_val val = {se->len + KY_STORED_CHECKSUM_BYTES, stored};
+        int rc = mdb_put(b->txn, l->dbi_entries, &key, &val, MDB_APPEND);
+        if (rc != MDB_SUCCESS) return ky_ledger_mdb_err(rc);
+    }
+    return KY_OK;
+}
+
+static int write_history(ky_ledger *l, ky_batch *b) {
+    qsort(b->history, b->history_count, sizeof(history_rec), history_cmp);
+    for (uint32_t i = 0; i < b->history_count; i++) {
+        uint8_t v[8];
+        ky_put_u64le(v, b->history[i].seq);
+        MDB_val key = {KY_HISTORY_KEY_BYTES, b->history[i].key}, val = {8, v};
+        int rc = mdb_put(b->txn, l->dbi_history, &key, &val, 0);
+        if (rc != MDB_SUCCESS) return ky_ledger_mdb_err(rc);
+    }
+    return KY_OK;
+}
+
+static int write_rec(ky_ledger *l, ky_batch *b, const ov_rec *r) {
+    MDB_val key = {r->key_len, (void *)r->key};
+    uint8_t buf[KY_CONTRACT_STATE_BYTES];
+    MDB_val val = {8, buf};
+    MDB_dbi dbi = r->tag == TAG_CONTRACT ? l->dbi_contracts
+                  : r->tag == TAG_MONTH  ? l->dbi_months
+                                         : l->dbi_idem;
+    if (r->tag == TAG_CONTRACT) {
+        ky_contract_state_encode(&r->cs, buf);
+        val.mv_size = KY_CONTRACT_STATE_BYTES;
+    } else if (r->tag == TAG_MONTH && r->seq == 0) {
+        int rc = mdb_del(b->txn, dbi, &key, NULL);
+        return rc == MDB_NOTFOUND ? KY_OK : ky_ledger_mdb_err(rc);
+    } else {
+        ky_put_u64le(buf, r->seq);
+    }
+    return ky_ledger_mdb_err(mdb_put(b->txn, dbi, &key, &val, 0));
+}
+
+/* Writes the newest version of every overlay key, sorted by database and key. */
+static int write_overlay(ky_ledger *l, ky_batch *b) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->rec_count; i++) {
+        if (b->table[b->recs[i].slot] == i + 1) b->sorted[n++] = &b->recs[i]; /* newest */
+    }
+    qsort(b->sorted, n, sizeof b->sorted[0], rec_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = write_rec(l, b, b->sorted[i]);
+        if (rc != KY_OK) return rc;
+    }
+    return KY_OK;
+}
+
+/* Writes everything staged and commits; on a commit failure the ledger is poisoned. */
+static int batch_commit(ky_ledger *l, ky_batch *b) {
+    int rc = KY_OK;
+    if (b->entry_count > 0) {
+        rc = write_entries(l, b);
+        if (rc == KY_OK) rc = write_history(l, b);
+        if (rc == KY_OK) rc = write_overlay(l, b);
+        if (rc == KY_OK)
+            rc = ky_ledger_txn_put_head(l, b->txn, b->seq, b->hash, l->head_epoch,
+                                        b->timestamp_us, &b->merkle);
+    }
+    if (rc != KY_OK) {
+        mdb_txn_abort(b->txn);
+        b->txn = NULL;
+        return rc;
+    }
+    int mrc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
+    if (mrc != MDB_SUCCESS) {
+        l->state = KY_LEDGER_FAILED; /* never retry a failed fsync (STYLE rule 13) */
+        return KY_E_LEDGER_FAILED;
+    }
+    l->head_seq = b->seq;
+    memcpy(l->head_hash, b->hash, KY_HASH_BYTES);
+    l->head_timestamp_us = b->timestamp_us;
+    l->merkle = b->merkle;
+    return KY_OK;
+}
+
+/* Starts a batch: staging memory, write txn, running head = committed head. */
+static int batch_begin(ky_ledger *l, ky_batch **out) {
+    if (l->read_only) return KY_E_READ_ONLY;
+    if (l->state == KY_LEDGER_FAILED) return KY_E_LEDGER_FAILED;
+    if (l->batch == NULL && (l->batch = batch_alloc()) == NULL) return KY_E_NOMEM;
+    ky_batch *b = l->batch;
+    ov_clear(b);
+    b->entry_count = b->arena_used = b->history_count = 0;
+    b->seq = l->head_seq;
+    memcpy(b->hash, l->head_hash, KY_HASH_BYTES);
+    b->timestamp_us = l->head_timestamp_us;
+    b->merkle = l->merkle;
+    int rc = ky_ledger_mdb_err(mdb_txn_begin(l->env, NULL, 0, &b->txn));
+    if (rc != KY_OK) return rc;
+    *out = b;
+    return KY_OK;
+}
+
+int ky_ledger_append(ky_ledger *l, const ky_event *events, uint32_t count,
+                     ky_event_result *results) {
+    KY_ASSERT(l != NULL);
+    if (count == 0) return KY_E_BATCH_EMPTY;
+    if (count > KY_LEDGER_BATCH_COUNT_MAX) return KY_E_BATCH_TOO_LARGE;
+    KY_ASSERT(events != NULL && results != NULL);
+    ky_batch *b;
+    int rc = batch_begin(l, &b);
+    if (rc != KY_OK) return rc;
+    if (l->head_epoch == 0) { /* no epoch started: nothing may be written yet */
+        mdb_txn_abort(b->txn);
+        b->txn = NULL;
+        return KY_E_INVALID_ARG;
+    }
+    uint32_t start = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (events[i].flags & KY_EVENT_LINKED) continue;
+        judge_chain(l, b, events, start, i, results);
+        start = i + 1;
+    }
+    for (uint32_t i = start; i < count; i++) /* chain still open at the end of the batch */
+        results[i] = (ky_event_result){KY_E_LINKED_OPEN, 0, 0};
+    rc = batch_commit(l, b);
+    if (rc != KY_OK) {
+        for (uint32_t i = 0; i < count; i++)
+            if (results[i].code == KY_OK) results[i] = (ky_event_result){rc, 0, 0};
+    }
+    return rc;
+}
+
+int ky_ledger_epoch_begin(ky_ledger *l, uint64_t new_epoch, uint64_t *seq_out) {
+    KY_ASSERT(l != NULL);
+    if (new_epoch <= l->head_epoch) return KY_E_INVALID_ARG;
+    ky_batch *b;
+    int rc = batch_begin(l, &b);
+    if (rc != KY_OK) return rc;
+    ky_entry e;
+    memset(&e, 0, sizeof e);
+    e.version = KY_ENTRY_VERSION;
+    e.kind = KY_KIND_EPOCH_STARTED;
+    e.seq = b->seq + 1;
+    e.epoch = new_epoch;
+    e.timestamp_us = next_timestamp(l, b);
+    e.payload_bytes = KY_NODE_ID_BYTES;
+    e.payload = l->node_id;
+    ky_put_u64be(e.idem_key, new_epoch); /* unique per epoch; never a client key shape */
+    stage_entry(b, &e);
+    uint8_t k[8], v[8];
+    ky_put_u64be(k, new_epoch);
+    ky_put_u64le(v, e.seq);
+    MDB_val key = {8, k}, val = {8, v};
+    rc = ky_ledger_mdb_err(mdb_put(b->txn, l->dbi_epochs, &key, &val, MDB_APPEND));
+    uint64_t old_epoch = l->head_epoch;
+    l->head_epoch = new_epoch; /* the head record carries the new epoch */
+    if (rc == KY_OK) {
+        rc = batch_commit(l, b);
+    } else {
+        mdb_txn_abort(b->txn);
+        b->txn = NULL;
+    }
+    if (rc != KY_OK) l->head_epoch = old_epoch;
+    if (rc == KY_OK && seq_out != NULL) *seq_out = e.seq;
+    return rc;
+}

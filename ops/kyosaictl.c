@@ -1,0 +1,450 @@
+/*
+ * kyosaictl — the operator's and auditor's tool.
+ *
+ * Why one tool: operators and auditors need one documented entry point that works on a
+ * ledger directory offline (init, post, reads, verify, reindex) and, in later versions,
+ * against running nodes. Every command has --help; --json gives output for scripts; long
+ * work shows a progress bar when stderr is a terminal. Exit codes: 0 success, 1 the
+ * command ran and found a problem (refused events, a failed verification), 2 usage
+ * errors, 3 the command could not run (storage, missing ledger).
+ *
+ * Threads: single-threaded; it is the ledger's only writer while it runs (the ledger's
+ * lock refuses a second writer).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/ky_err.h"
+#include "../ledger/ledger.h"
+#include "../ledger/verify.h"
+#include "cli_util.h"
+
+#define EXIT_PROBLEM 1
+#define EXIT_USAGE 2
+#define EXIT_CANNOT 3
+
+typedef struct cli {
+    const char *data_dir; /* ledger directory */
+    bool json;            /* machine-readable output */
+    bool quiet;           /* no progress output */
+} cli;
+
+typedef struct command {
+    const char *name;
+    const char *args;
+    const char *summary;
+    const char *help; /* the full --help text after the usage line */
+    int (*run)(cli *c, int argc, char **argv);
+} command;
+
+static int open_ledger(cli *c, bool writable, ky_ledger **l) {
+    ky_ledger_options o;
+    ky_ledger_options_default(&o);
+    o.dir_path = c->data_dir;
+    o.read_only = !writable;
+    int rc = ky_ledger_open(l, &o);
+    if (rc == KY_OK) return 0;
+    fprintf(stderr, "kyosaictl: cannot open ledger %s: %s\n", c->data_dir, ky_strerror(rc));
+    if (rc == KY_E_NOT_FOUND)
+        fprintf(stderr, "kyosaictl: create one with: kyosaictl --data %s init\n", c->data_dir);
+    return EXIT_CANNOT;
+}
+
+/* ---- init --------------------------------------------------------------------------- */
+
+static int cmd_init(cli *c, int argc, char **argv) {
+    (void)argv;
+    if (argc != 0) return EXIT_USAGE;
+    struct stat st;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", c->data_dir);
+    if (stat(path, &st) == 0) {
+        fprintf(stderr, "kyosaictl: %s already holds a ledger; refusing to touch it\n",
+                c->data_dir);
+        return EXIT_PROBLEM;
+    }
+    ky_ledger_options o;
+    ky_ledger_options_default(&o);
+    o.dir_path = c->data_dir;
+    o.create = true;
+    ky_ledger *l;
+    int rc = ky_ledger_open(&l, &o);
+    if (rc == KY_OK) rc = ky_ledger_epoch_begin(l, 1, NULL);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: init %s: %s\n", c->data_dir, ky_strerror(rc));
+        if (l) ky_ledger_close(l);
+        return EXIT_CANNOT;
+    }
+    ky_ledger_head h;
+    ky_ledger_head_get(l, &h);
+    char node[2 * KY_NODE_ID_BYTES + 1];
+    ky_cli_hex(h.node_id, KY_NODE_ID_BYTES, node);
+    if (c->json)
+        printf("{\"data\":\"%s\",\"node_id\":\"%s\",\"epoch\":1,\"head_seq\":%" PRIu64 "}\n",
+               c->data_dir, node, h.seq);
+    else
+        printf("created ledger %s (node id %s, epoch 1, seq 1 epoch_started)\n", c->data_dir,
+               node);
+    ky_ledger_close(l);
+    return 0;
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static int print_seq(ky_ledger *l, cli *c, uint64_t seq) {
+    uint8_t buf[KY_ENTRY_BYTES_MAX];
+    size_t n;
+    int rc = ky_ledger_get(l, seq, buf, sizeof buf, &n);
+    ky_entry e;
+    if (rc == KY_OK) rc = ky_entry_decode(buf, n, &e);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: seq %" PRIu64 ": %s\n", seq, ky_strerror(rc));
+        return rc == KY_E_NOT_FOUND ? EXIT_PROBLEM : EXIT_CANNOT;
+    }
+    uint8_t leaf[KY_HASH_BYTES];
+    ky_entry_leaf_hash(buf, n, leaf);
+    ky_cli_print_entry(stdout, &e, leaf, c->json);
+    return 0;
+}
+
+static int cmd_get(cli *c, int argc, char **argv) {
+    uint64_t seq;
+    if (argc != 1 || ky_cli_parse_u64(argv[0], 1, UINT64_MAX, &seq) != 0) return EXIT_USAGE;
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    ex = print_seq(l, c, seq);
+    ky_ledger_close(l);
+    return ex;
+}
+
+typedef struct range_ctx {
+    cli *c;
+    uint64_t printed;
+} range_ctx;
+
+static int range_cb(void *ctx, uint64_t seq, const uint8_t *stored, size_t stored_len) {
+    range_ctx *rc = ctx;
+    const uint8_t *bytes;
+    size_t len;
+    ky_entry e;
+    int r = ky_ledger_stored_check(stored, stored_len, &bytes, &len);
+    if (r == KY_OK) r = ky_entry_decode(bytes, len, &e);
+    if (r != KY_OK) {
+        fprintf(stderr, "kyosaictl: seq %" PRIu64 ": %s\n", seq, ky_strerror(r));
+        return r;
+    }
+    uint8_t leaf[KY_HASH_BYTES];
+    ky_entry_leaf_hash(bytes, len, leaf);
+    ky_cli_print_entry(stdout, &e, leaf, rc->c->json);
+    rc->printed++;
+    return 0;
+}
+
+static int cmd_range(cli *c, int argc, char **argv) {
+    uint64_t a, b;
+    if (argc != 2 || ky_cli_parse_u64(argv[0], 1, UINT64_MAX, &a) != 0 ||
+        ky_cli_parse_u64(argv[1], a, UINT64_MAX, &b) != 0)
+        return EXIT_USAGE;
+    if (b - a >= 100000) {
+        fprintf(stderr, "kyosaictl: range is limited to 100000 entries per call\n");
+        return EXIT_USAGE;
+    }
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    range_ctx rc = {c, 0};
+    int r = ky_ledger_scan(l, a, b, range_cb, &rc);
+    ky_ledger_close(l);
+    if (r != KY_OK) return EXIT_PROBLEM;
+    if (rc.printed == 0) fprintf(stderr, "kyosaictl: no entries in %" PRIu64 "..%" PRIu64 "\n",
+                                 a, b);
+    return 0;
+}
+
+static int cmd_contract(cli *c, int argc, char **argv) {
+    uint64_t id;
+    if (argc != 1 || ky_cli_parse_u64(argv[0], 1, UINT64_MAX, &id) != 0) return EXIT_USAGE;
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    ky_contract_state cs;
+    int rc = ky_ledger_contract_get(l, id, &cs);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: contract %" PRIu64 ": %s\n", id, ky_strerror(rc));
+        return rc == KY_E_NOT_FOUND ? EXIT_PROBLEM : EXIT_CANNOT;
+    }
+    ky_cli_print_contract(stdout, &cs, c->json);
+    return 0;
+}
+
+static int cmd_history(cli *c, int argc, char **argv) {
+    uint64_t id, after = 0, limit = 100;
+    if (argc < 1 || ky_cli_parse_u64(argv[0], 1, UINT64_MAX, &id) != 0) return EXIT_USAGE;
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) return EXIT_USAGE;
+        uint64_t *dst = strcmp(argv[i], "--after") == 0   ? &after
+                        : strcmp(argv[i], "--limit") == 0 ? &limit
+                                                          : NULL;
+        if (dst == NULL || ky_cli_parse_u64(argv[i + 1], 0, UINT64_MAX, dst) != 0)
+            return EXIT_USAGE;
+    }
+    if (limit == 0 || limit > KY_HISTORY_PAGE_COUNT_MAX) {
+        fprintf(stderr, "kyosaictl: --limit must be 1..%u\n", KY_HISTORY_PAGE_COUNT_MAX);
+        return EXIT_USAGE;
+    }
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    uint64_t seqs[KY_HISTORY_PAGE_COUNT_MAX];
+    uint32_t n = 0;
+    int rc = ky_ledger_history(l, id, after, seqs, (uint32_t)limit, &n);
+    for (uint32_t i = 0; i < n && rc == KY_OK && ex == 0; i++) ex = print_seq(l, c, seqs[i]);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: history %" PRIu64 ": %s\n", id, ky_strerror(rc));
+        return EXIT_CANNOT;
+    }
+    if (n == 0 && !c->json) fprintf(stderr, "kyosaictl: no entries for contract %" PRIu64 "\n", id);
+    return ex;
+}
+
+static int cmd_status(cli *c, int argc, char **argv) {
+    (void)argv;
+    if (argc != 0) return EXIT_USAGE;
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    ky_ledger_head h;
+    int rc = ky_ledger_head_get(l, &h);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: status: %s\n", ky_strerror(rc));
+        return EXIT_CANNOT;
+    }
+    ky_cli_print_head(stdout, c->data_dir, &h, c->json);
+    return 0;
+}
+
+/* ---- verify / reindex --------------------------------------------------------------- */
+
+static int cmd_verify(cli *c, int argc, char **argv) {
+    uint64_t from = 1, to = 0;
+    for (int i = 0; i < argc; i += 2) {
+        if (i + 1 >= argc) return EXIT_USAGE;
+        uint64_t *dst = strcmp(argv[i], "--from") == 0 ? &from
+                        : strcmp(argv[i], "--to") == 0 ? &to
+                                                       : NULL;
+        if (dst == NULL || ky_cli_parse_u64(argv[i + 1], 1, UINT64_MAX, dst) != 0)
+            return EXIT_USAGE;
+    }
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    ky_cli_progress prog;
+    ky_cli_progress_init(&prog, "verify", c->quiet);
+    ky_verify_report rep;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = ky_verify_range(l, from, to, ky_cli_progress_cb, &prog, &rep);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ky_cli_progress_done(&prog);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: verify could not run: %s\n", ky_strerror(rc));
+        return EXIT_CANNOT;
+    }
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ky_cli_print_verify(stdout, &rep, secs, c->json);
+    return rep.first_bad_seq == 0 ? 0 : EXIT_PROBLEM;
+}
+
+static int cmd_reindex(cli *c, int argc, char **argv) {
+    bool check = argc == 1 && strcmp(argv[0], "--check") == 0;
+    if (argc > 1 || (argc == 1 && !check)) return EXIT_USAGE;
+    ky_ledger *l;
+    int ex = open_ledger(c, true, &l);
+    if (ex != 0) return ex;
+    ky_cli_progress prog;
+    ky_cli_progress_init(&prog, "reindex", c->quiet);
+    bool equal = false;
+    int rc = ky_ledger_reindex(l, check, &equal, ky_cli_progress_cb, &prog);
+    ky_cli_progress_done(&prog);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: reindex failed: %s (nothing was changed)\n",
+                ky_strerror(rc));
+        return EXIT_PROBLEM;
+    }
+    if (c->json)
+        printf("{\"rebuilt\":%s,\"state_equal\":%s}\n", check ? "false" : "true",
+               equal ? "true" : "false");
+    else if (check)
+        printf("reindex --check: derived state %s a replay of the entries (nothing changed)\n",
+               equal ? "EQUALS" : "DIFFERS FROM");
+    else
+        printf("reindex: derived state rebuilt from the entries; it %s the state before\n",
+               equal ? "equals" : "differs from");
+    return equal ? 0 : EXIT_PROBLEM;
+}
+
+/* ---- post / sample (ops/post.c) ------------------------------------------------------ */
+
+static int cmd_post(cli *c, int argc, char **argv) {
+    if (argc != 1) return EXIT_USAGE;
+    ky_ledger *l;
+    int ex = open_ledger(c, true, &l);
+    if (ex != 0) return ex;
+    ky_cli_post_summary sum;
+    int rc = ky_cli_post_file(l, argv[0], c->quiet, &sum);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: post %s: %s\n", argv[0], ky_strerror(rc));
+        return EXIT_CANNOT;
+    }
+    ky_cli_print_post_summary(stdout, &sum, c->json);
+    return sum.refused_count + sum.bad_line_count == 0 ? 0 : EXIT_PROBLEM;
+}
+
+static int cmd_sample(cli *c, int argc, char **argv) {
+    (void)c;
+    uint64_t contracts = 2000, months = 12, seed = 1, start = 202504;
+    for (int i = 0; i < argc; i += 2) {
+        if (i + 1 >= argc) return EXIT_USAGE;
+        uint64_t *dst = strcmp(argv[i], "--contracts") == 0 ? &contracts
+                        : strcmp(argv[i], "--months") == 0  ? &months
+                        : strcmp(argv[i], "--seed") == 0    ? &seed
+                        : strcmp(argv[i], "--start") == 0   ? &start
+                                                            : NULL;
+        if (dst == NULL || ky_cli_parse_u64(argv[i + 1], 0, UINT64_MAX, dst) != 0)
+            return EXIT_USAGE;
+    }
+    if (contracts == 0 || contracts > 10000000 || months > 480) {
+        fprintf(stderr, "kyosaictl: --contracts must be 1..10000000, --months 0..480\n");
+        return EXIT_USAGE;
+    }
+    return ky_cli_sample_write(stdout, contracts, (uint32_t)months, seed, (uint32_t)start) == KY_OK
+               ? 0
+               : EXIT_CANNOT;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+static const command commands[] = {
+    {"init", "", "create a new, empty ledger (epoch 1) in the data directory",
+     "Creates the directory and an LMDB ledger whose first entry (seq 1) starts epoch 1.\n"
+     "Refuses to touch a directory that already holds a ledger.\n",
+     cmd_init},
+    {"post", "FILE|-", "post events from a JSON-lines or CSV file",
+     "Reads one event per line (JSON lines, or CSV with a header line; the format is\n"
+     "detected from the first line) and appends them in batches. A line that cannot be\n"
+     "parsed is reported with its line number and writes nothing; the rest are posted.\n"
+     "Events the ledger refuses are counted by reason. Events without idem_key get a key\n"
+     "derived from the file's modification time and line number, so posting the same file\n"
+     "again is idempotent (every event comes back as a duplicate).\n"
+     "Fields: kind scheme contract amount period months subtype member_type reason\n"
+     "        ref_seq linked idem_key payload   (see docs/OPERATIONS.md)\n"
+     "Exit 0 when every line was posted (or was a duplicate), 1 otherwise.\n",
+     cmd_post},
+    {"get", "SEQ", "show one entry", "Prints the entry with its leaf hash.\n", cmd_get},
+    {"range", "A B", "show entries A..B (at most 100000)", "Prints entries A..B in order.\n",
+     cmd_range},
+    {"contract", "ID", "show a contract's derived state",
+     "Status, monthly premium, months paid, total paid, loan balance, last seq.\n",
+     cmd_contract},
+    {"history", "ID [--after N] [--limit N]", "show a contract's entries in order",
+     "Pages through the contract's entries: --after is a contract_seq (default 0),\n"
+     "--limit at most 1000 (default 100).\n",
+     cmd_history},
+    {"status", "", "show the head: seq, hash, epoch, Merkle root, node id",
+     "Reads the committed head record (works while a writer runs).\n", cmd_status},
+    {"verify", "[--from A] [--to B]", "verify entries offline (read-only)",
+     "Checks every entry's XXH3 checksum, strict decode, seq continuity and prev_hash link;\n"
+     "from seq 1 also every contract chain, the head record and the Merkle root.\n"
+     "Exit 0 when all verify; 1 naming the first bad seq and why; 3 if it cannot run.\n",
+     cmd_verify},
+    {"reindex", "[--check]", "rebuild derived state from the entries",
+     "Rebuilds contracts, paid months, idempotency keys and history from the entries in\n"
+     "one transaction and reports whether the result equals the state before.\n"
+     "--check does the same and changes nothing. Exit 1 if the states differ.\n",
+     cmd_reindex},
+    {"sample", "[--contracts N] [--months M] [--seed S] [--start YYYYMM]",
+     "write a realistic sample workload (JSON lines) to stdout",
+     "Contracts of both schemes with realistic premiums, M months of premiums each, and\n"
+     "a sprinkling of premium changes, loans and amendments. Deterministic per seed.\n",
+     cmd_sample},
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: kyosaictl [--data DIR] [--json] [--quiet] COMMAND [ARGS]\n\n"
+                 "The operator's and auditor's tool for kyosai-ledger.\n\n"
+                 "Options:\n"
+                 "  --data DIR   ledger directory (default $KYOSAI_DATA or ./kyosai-data)\n"
+                 "  --json       machine-readable output\n"
+                 "  --quiet      no progress bars\n"
+                 "  --version    print the version\n\nCommands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'kyosaictl COMMAND --help' for a command's arguments.\n");
+}
+
+static void command_help(FILE *out, const command *cmd) {
+    fprintf(out, "usage: kyosaictl [--data DIR] [--json] %s %s\n\n%s.\n\n%s", cmd->name,
+            cmd->args, cmd->summary, cmd->help);
+}
+
+int main(int argc, char **argv) {
+    cli c = {getenv("KYOSAI_DATA") ? getenv("KYOSAI_DATA") : "./kyosai-data", false, false};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("kyosaictl %s (ledger format %u)\n", KY_CLI_VERSION, KY_LEDGER_FORMAT_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            c.json = true;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            c.quiet = true;
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            c.data_dir = argv[++i];
+        } else {
+            fprintf(stderr, "kyosaictl: unknown option '%s'\n\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < COMMAND_COUNT; k++) {
+        const command *cmd = &commands[k];
+        if (strcmp(argv[i], cmd->name) != 0) continue;
+        for (int j = i + 1; j < argc; j++) {
+            if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+                command_help(stdout, cmd);
+                return 0;
+            }
+        }
+        int ex = cmd->run(&c, argc - i - 1, argv + i + 1);
+        if (ex == EXIT_USAGE) {
+            fprintf(stderr, "kyosaictl: bad arguments for '%s'\n\n", cmd->name);
+            command_help(stderr, cmd);
+        }
+        return ex;
+    }
+    fprintf(stderr, "kyosaictl: unknown command '%s'\n\n", argv[i]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
