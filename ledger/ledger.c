@@ -212,10 +212,11 @@ static int schema_open(ky_ledger *l, const ky_ledger_options *opt) {
         if (rc == KY_E_NOT_FOUND && !opt->read_only && opt->create) rc = meta_create(l, txn);
         if (rc == KY_OK) rc = meta_load(l, txn);
     }
-    if (rc != KY_OK || opt->read_only) {
+    if (rc != KY_OK) {
         mdb_txn_abort(txn);
         return rc;
     }
+    /* Commit even a read-only txn: LMDB closes DBI handles opened in an aborted txn. */
     return ky_ledger_mdb_err(mdb_txn_commit(txn));
 }
 

@@ -27,8 +27,9 @@
 enum { TAG_CONTRACT = 1, TAG_MONTH = 2, TAG_IDEM = 3 };
 #define KEY_BYTES_MAX 16u
 #define NO_REC UINT32_MAX
-/* Overlay versions per event at most: its contract, its months, its key. */
-#define RECS_PER_EVENT (2u + KY_PREPAID_MONTHS_MAX)
+/* Overlay versions per event at most: its contract and one paid month prefetched, then
+ * its contract, its months and its key staged. */
+#define RECS_PER_EVENT (4u + KY_PREPAID_MONTHS_MAX)
 #define RECS_MAX (KY_LEDGER_BATCH_COUNT_MAX * RECS_PER_EVENT)
 #define TABLE_SLOTS (1u << 19)
 _Static_assert(TABLE_SLOTS >= 2u * RECS_MAX, "overlay table must stay at most half full");
@@ -40,6 +41,8 @@ typedef struct ov_rec {
     uint8_t key[KEY_BYTES_MAX]; /* the database key (big-endian integers) */
     uint32_t prev;              /* older version of the same key, or NO_REC */
     uint32_t slot;              /* index slot pointing at the newest version */
+    bool dirty;                 /* staged by an event (false: prefetched, never written) */
+    bool present;               /* CONTRACT: the contract exists */
     uint64_t seq;               /* MONTH/IDEM value; 0 = month freed */
     ky_contract_state cs;       /* CONTRACT value */
 } ov_rec;
@@ -64,6 +67,7 @@ struct ky_batch {
     staged_entry *entries;   /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
     uint32_t entry_count;
     history_rec *history;    /* KY_LEDGER_BATCH_COUNT_MAX */
+    ov_rec *prefetch;        /* KY_LEDGER_BATCH_COUNT_MAX keys to read in key order */
     uint32_t history_count;
     /* Running head of the batch. */
     uint64_t seq;
@@ -81,6 +85,7 @@ void ky_ledger_batch_free(ky_batch *b) {
     free(b->arena);
     free(b->entries);
     free(b->history);
+    free(b->prefetch);
     free(b);
 }
 
@@ -93,7 +98,9 @@ static ky_batch *batch_alloc(void) {
     b->arena = malloc((size_t)STORED_BYTES_MAX * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     b->entries = malloc(sizeof(staged_entry) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     b->history = malloc(sizeof(history_rec) * KY_LEDGER_BATCH_COUNT_MAX);
-    if (!b->recs || !b->table || !b->sorted || !b->arena || !b->entries || !b->history) {
+    b->prefetch = malloc(sizeof(ov_rec) * KY_LEDGER_BATCH_COUNT_MAX);
+    if (!b->recs || !b->table || !b->sorted || !b->arena || !b->entries || !b->history ||
+        !b->prefetch) {
         ky_ledger_batch_free(b);
         return NULL;
     }
@@ -137,6 +144,8 @@ static ov_rec *ov_put(ky_batch *b, uint8_t tag, const uint8_t *key, uint32_t len
     memcpy(rec->key, key, len);
     rec->prev = b->table[s] == 0 ? NO_REC : b->table[s] - 1;
     rec->slot = s;
+    rec->dirty = true;
+    rec->present = true;
     b->table[s] = ++b->rec_count;
     return rec;
 }
@@ -170,12 +179,24 @@ static int contract_lookup(ky_ledger *l, ky_batch *b, uint64_t id, ky_contract_s
     const ov_rec *rec = ov_find(b, TAG_CONTRACT, k, sizeof k);
     if (rec != NULL) {
         *cs = rec->cs;
-        *found = true;
+        *found = rec->present;
         return KY_OK;
     }
     int rc = ky_ledger_txn_contract(l, b->txn, id, cs);
     *found = rc == KY_OK;
     return rc == KY_E_NOT_FOUND ? KY_OK : rc;
+}
+
+/* The paid-month index as committed (0 = unpaid), bypassing the overlay. */
+static int month_from_store(ky_ledger *l, ky_batch *b, const uint8_t k[KY_MONTH_KEY_BYTES],
+                            uint64_t *seq_out) {
+    MDB_val key = {KY_MONTH_KEY_BYTES, (void *)k}, val;
+    int rc = ky_ledger_mdb_err(mdb_get(b->txn, l->dbi_months, &key, &val));
+    *seq_out = 0;
+    if (rc == KY_E_NOT_FOUND) return KY_OK;
+    if (rc == KY_OK && val.mv_size != 8) rc = KY_E_CORRUPT;
+    if (rc == KY_OK) *seq_out = ky_get_u64le(val.mv_data);
+    return rc;
 }
 
 static int view_month_paid(void *ctx, uint64_t contract, uint32_t period, uint64_t *seq_out) {
@@ -187,15 +208,7 @@ static int view_month_paid(void *ctx, uint64_t contract, uint32_t period, uint64
         *seq_out = rec->seq;
         return KY_OK;
     }
-    MDB_val key = {sizeof k, k}, val;
-    int rc = ky_ledger_mdb_err(mdb_get(lc->b->txn, lc->l->dbi_months, &key, &val));
-    if (rc == KY_E_NOT_FOUND) {
-        *seq_out = 0;
-        return KY_OK;
-    }
-    if (rc == KY_OK && val.mv_size != 8) rc = KY_E_CORRUPT;
-    if (rc == KY_OK) *seq_out = ky_get_u64le(val.mv_data);
-    return rc;
+    return month_from_store(lc->l, lc->b, k, seq_out);
 }
 
 /* Entry bytes of seq: from this batch's staging area, or from the store. */
@@ -364,6 +377,55 @@ static void judge_event(ky_ledger *l, ky_batch *b, const ky_event *ev, ky_event_
                 &res->seq);
 }
 
+/* ---- prefetch: read the batch's state in key order ----------------------------------- */
+
+static int key_cmp(const void *a, const void *b) {
+    const ov_rec *x = a, *y = b;
+    return memcmp(x->key, y->key, x->key_len);
+}
+
+/* Sorts n keys of one tag, reads each once from the store and records it in the overlay
+ * as a clean version. Random arrival then costs sequential B-tree reads (DESIGN §3.5). */
+static int prefetch_keys(ky_ledger *l, ky_batch *b, uint8_t tag, uint32_t n) {
+    qsort(b->prefetch, n, sizeof(ov_rec), key_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        const ov_rec *k = &b->prefetch[i];
+        if ((i > 0 && memcmp(k->key, b->prefetch[i - 1].key, k->key_len) == 0) ||
+            ov_find(b, tag, k->key, k->key_len) != NULL)
+            continue;
+        ov_rec *rec = ov_put(b, tag, k->key, k->key_len);
+        rec->dirty = false;
+        int rc;
+        if (tag == TAG_CONTRACT) {
+            rc = ky_ledger_txn_contract(l, b->txn, ky_get_u64be(k->key), &rec->cs);
+            rec->present = rc == KY_OK;
+        } else {
+            rc = month_from_store(l, b, k->key, &rec->seq);
+        }
+        if (rc != KY_OK && rc != KY_E_NOT_FOUND) return rc;
+    }
+    return KY_OK;
+}
+
+static int prefetch(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t count) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (ev[i].contract_id == 0 || ev[i].contract_id > KY_CONTRACT_ID_MAX) continue;
+        ky_put_u64be(b->prefetch[n].key, ev[i].contract_id);
+        b->prefetch[n++].key_len = 8;
+    }
+    int rc = prefetch_keys(l, b, TAG_CONTRACT, n);
+    n = 0;
+    for (uint32_t i = 0; i < count && rc == KY_OK; i++) {
+        if (ev[i].kind != KY_KIND_PREMIUM_PAID || !ky_rules_period_valid(ev[i].period_yyyymm) ||
+            ev[i].contract_id == 0 || ev[i].contract_id > KY_CONTRACT_ID_MAX)
+            continue;
+        ky_ledger_month_key(ev[i].contract_id, ev[i].period_yyyymm, b->prefetch[n].key);
+        b->prefetch[n++].key_len = KY_MONTH_KEY_BYTES;
+    }
+    return rc == KY_OK ? prefetch_keys(l, b, TAG_MONTH, n) : rc;
+}
+
 /* Marks of the batch state at the start of a linked chain. */
 typedef struct chain_mark {
     uint32_t recs, entries, arena, history;
@@ -392,6 +454,10 @@ static void chain_restore(ky_batch *b, const chain_mark *m) {
 /* Judges events[from..to] (a linked chain, or one event); all or nothing. */
 static void judge_chain(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t from,
                         uint32_t to, ky_event_result *res) {
+    if (from == to) { /* a lone event: a refusal stages nothing, so no mark is needed */
+        judge_event(l, b, &ev[from], &res[from]);
+        return;
+    }
     chain_mark mark;
     chain_save(b, &mark);
     uint32_t failed = UINT32_MAX;
@@ -473,7 +539,8 @@ static int write_rec(ky_ledger *l, ky_batch *b, const ov_rec *r) {
 static int write_overlay(ky_ledger *l, ky_batch *b) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < b->rec_count; i++) {
-        if (b->table[b->recs[i].slot] == i + 1) b->sorted[n++] = &b->recs[i]; /* newest */
+        const ov_rec *r = &b->recs[i];
+        if (r->dirty && b->table[r->slot] == i + 1) b->sorted[n++] = r; /* newest staged */
     }
     qsort(b->sorted, n, sizeof b->sorted[0], rec_cmp);
     for (uint32_t i = 0; i < n; i++) {
@@ -543,6 +610,12 @@ int ky_ledger_append(ky_ledger *l, const ky_event *events, uint32_t count,
         mdb_txn_abort(b->txn);
         b->txn = NULL;
         return KY_E_INVALID_ARG;
+    }
+    rc = prefetch(l, b, events, count);
+    if (rc != KY_OK) {
+        mdb_txn_abort(b->txn);
+        b->txn = NULL;
+        return rc;
     }
     uint32_t start = 0;
     for (uint32_t i = 0; i < count; i++) {

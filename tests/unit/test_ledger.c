@@ -523,6 +523,15 @@ static void test_reopen_and_lock(void **state) {
     o.read_only = true; /* auditors read while the writer runs */
     assert_int_equal(ky_ledger_open(&second, &o), KY_OK);
     assert_int_equal(ky_ledger_append(second, &e, 1, &(ky_event_result){0}), KY_E_READ_ONLY);
+    ky_ledger_head hr;
+    assert_int_equal(ky_ledger_head_get(second, &hr), KY_OK); /* reads work read-only */
+    assert_int_equal(hr.seq, h1.seq);
+    ky_contract_state csr;
+    assert_int_equal(ky_ledger_contract_get(second, 100000000001ull, &csr), KY_OK);
+    ky_verify_report vr;
+    assert_int_equal(ky_verify_range(second, 1, 0, NULL, NULL, &vr), KY_OK);
+    assert_int_equal(vr.first_bad_seq, 0);
+    assert_int_equal(vr.checked_count, h1.seq);
     ky_ledger_close(second);
     ky_ledger_close(f->l);
     o.read_only = false;
