@@ -84,7 +84,32 @@
     X(KY_E_NOTE_KEY_INVALID, "note signer or verifier key string is malformed")                    \
     X(KY_E_NOTE_KEY_NAME_TOO_LONG, "key name longer than KY_NOTE_KEY_NAME_BYTES_MAX")              \
     X(KY_E_CHECKPOINT_MALFORMED, "checkpoint text is malformed (C2SP tlog-checkpoint)")            \
-    X(KY_E_RANGE, "value out of the allowed range")
+    X(KY_E_RANGE, "value out of the allowed range")                                                \
+    X(KY_E_FRAME_TOO_LARGE, "frame body longer than frame_body_bytes_max")                         \
+    X(KY_E_FRAME_MAGIC, "frame does not start with the KYL1 magic")                                \
+    X(KY_E_FRAME_VERSION, "frame protocol version not supported")                                  \
+    X(KY_E_FRAME_FLAGS, "unknown frame flag bits set")                                             \
+    X(KY_E_FRAME_RESERVED, "frame reserved field is not zero")                                     \
+    X(KY_E_FRAME_CHECKSUM, "frame body does not match its XXH3 checksum")                          \
+    X(KY_E_FRAME_TYPE, "message type unknown, or not valid in this direction")                     \
+    X(KY_E_FRAME_TRUNCATED, "stream ended inside a frame")                                         \
+    X(KY_E_MSG_MALFORMED, "message body has a field with an invalid value")                        \
+    X(KY_E_MSG_TRUNCATED, "message body shorter than its fields require")                          \
+    X(KY_E_MSG_TRAILING_BYTES, "message body longer than its fields require")                      \
+    X(KY_E_MSG_FIELD_TOO_LONG, "a length-prefixed text field is longer than its wire limit")       \
+    X(KY_E_VERSION_UNSUPPORTED, "no protocol version in common with the peer")                     \
+    X(KY_E_SEQ_RANGE_INVALID, "seq is zero, or from_seq is greater than to_seq")                   \
+    X(KY_E_READ_COUNT_INVALID, "count_max is zero or above read_count_max")                        \
+    X(KY_E_NOT_PRIMARY, "this node is not the primary; send writes to the primary")                \
+    X(KY_E_UNAVAILABLE, "node is shutting down or overloaded")                                     \
+    X(KY_E_RETRY_LATER, "temporarily unable to serve; retry the same request later")               \
+    X(KY_E_REPLICA_UNAVAILABLE, "synchronous replica unavailable; the write is not acknowledged")  \
+    X(KY_E_TIMEOUT, "operation timed out")                                                         \
+    X(KY_E_CONNECTION_LIMIT, "node has reached connections_max")                                   \
+    X(KY_E_QUEUE_FULL, "per-connection queue is full (queued bytes or requests in flight)")        \
+    X(KY_E_PROTOCOL, "peer broke the protocol (unexpected message, type or status)")               \
+    X(KY_E_FORBIDDEN, "the client's role does not allow this request")                             \
+    X(KY_E_INTERNAL, "node internal error with no wire status; see the node log")
 
 /* Contiguous negative codes: KY_E_NOMEM == -1, the next -2, ... */
 enum ky_err_codes_ {

@@ -71,11 +71,84 @@
  * and a path. Key structs store the name inline, so this sizes them. */
 #define KY_NOTE_KEY_NAME_BYTES_MAX 255u
 
+/* ---- wire protocol (proto/, docs/PROTOCOL.md) --------------------------------------------
+ * The client library links proto/ but never ledger/, so the wire layer has its own names
+ * for the limits it shares with the ledger; the static asserts below tie them together. */
+
+/* Bytes in a frame header (proto/frame.h). A format constant, not a tunable: it is kept
+ * here beside the body limit because every per-connection buffer is
+ * KY_WIRE_HEADER_BYTES + frame_body_bytes_max bytes. */
+#define KY_WIRE_HEADER_BYTES 32u
+
+/* Largest frame body, bytes (4 MiB). A batch of 10,000 small events is about 1 MB, so a
+ * full batch of ordinary events fits with room to spare; large payloads need smaller
+ * batches. The node preallocates one read buffer of this size (plus the header) per
+ * connection, so this times connections_max is the node's read-buffer memory. A node may
+ * be configured lower (frame_body_bytes_max, announced in HELLO) but never higher. Hard
+ * ceiling: the u32 body_bytes field. */
+#define KY_WIRE_FRAME_BODY_BYTES_MAX (4u << 20)
+
+/* Smallest frame_body_bytes_max a node may be configured with or announce, bytes
+ * (64 KiB). Below this one event with a full payload, or a useful page of entries, would
+ * no longer fit a frame; clients refuse a HELLO announcing less. */
+#define KY_WIRE_FRAME_BODY_BYTES_MIN 65536u
+
+/* Events in one APPEND request. Equal to the ledger's batch limit, because one APPEND is
+ * judged as one batch and answered with one result per event; a larger wire batch could
+ * only be refused later. */
+#define KY_WIRE_BATCH_COUNT_MAX 10000u
+
+/* Payload bytes of one event on the wire; equal to the ledger's per-entry payload limit
+ * so the wire never carries an event the ledger must refuse for its size. */
+#define KY_WIRE_PAYLOAD_BYTES_MAX 4096u
+
+/* Bytes of the client name in HELLO (ASCII, shown in logs and STATUS tooling). 64 holds
+ * "service-name/version@host"; longer names only bloat log lines. u8 length field. */
+#define KY_WIRE_CLIENT_NAME_BYTES_MAX 64u
+
+/* Bytes of the `what` field of an ERROR frame: the name of the rule or limit that refused
+ * the request (e.g. "frame_body_bytes_max"). Names are identifiers; 64 is ample. u8
+ * length field. */
+#define KY_WIRE_ERROR_WHAT_BYTES_MAX 64u
+
+/* Bytes of the human-readable message of an ERROR frame. 512 holds a ky_strerror()
+ * sentence with the offending values; a client must never need more to act on it.
+ * u16 length field. */
+#define KY_WIRE_ERROR_MESSAGE_BYTES_MAX 512u
+
+/* Entries in one RANGE or HISTORY page (the count_max a request may ask for). Equal to
+ * the ledger's history page, so one page is one bounded read transaction. A node may
+ * return fewer when the frame body fills first. */
+#define KY_WIRE_READ_COUNT_MAX 1000u
+
+/* Bytes of one entry carried opaquely by GET, RANGE and HISTORY responses. The format-1
+ * entry is a 152-byte header plus at most KY_ENTRY_PAYLOAD_BYTES_MAX; the extra 256 bytes
+ * leave room for a later entry format's header without a protocol change. */
+#define KY_WIRE_ENTRY_BYTES_MAX (KY_WIRE_PAYLOAD_BYTES_MAX + 256u)
+
+/* Bytes of the opaque contract state in a CONTRACT response. The derived state of a
+ * contract is a fixed record of about a hundred bytes; 1 KiB leaves room for fields
+ * added later while keeping a client's buffer small and static. */
+#define KY_WIRE_CONTRACT_STATE_BYTES_MAX 1024u
+
 _Static_assert(KY_MERKLE_PROOF_HASHES_MAX == 64u + 1u, "64 levels plus the starting hash");
 _Static_assert(KY_NOTE_SIGNATURES_MAX >= 16u, "C2SP: accept at least 16 signatures");
 _Static_assert(KY_NOTE_KEY_NAME_BYTES_MAX < KY_NOTE_BYTES_MAX, "a key name fits a note");
 _Static_assert(KY_PREPAID_MONTHS_MAX <= 65535u, "months is a u16 field");
 _Static_assert(KY_CARRIED_MONTHS_MAX <= 65535u, "months is a u16 field");
 _Static_assert(KY_LEDGER_BATCH_COUNT_MAX <= 1000000u, "batch arrays are preallocated");
+
+_Static_assert(KY_WIRE_BATCH_COUNT_MAX == KY_LEDGER_BATCH_COUNT_MAX, "one APPEND = one batch");
+_Static_assert(KY_WIRE_PAYLOAD_BYTES_MAX == KY_ENTRY_PAYLOAD_BYTES_MAX, "same payload bound");
+_Static_assert(KY_WIRE_READ_COUNT_MAX == KY_HISTORY_PAGE_COUNT_MAX, "one page = one read");
+_Static_assert(KY_WIRE_ENTRY_BYTES_MAX >= 152u + KY_ENTRY_PAYLOAD_BYTES_MAX,
+               "a format-1 entry (152-byte header + payload) fits the wire entry bound");
+_Static_assert(KY_WIRE_FRAME_BODY_BYTES_MIN <= KY_WIRE_FRAME_BODY_BYTES_MAX, "min <= max");
+_Static_assert(KY_WIRE_FRAME_BODY_BYTES_MIN >= 4u * KY_WIRE_ENTRY_BYTES_MAX,
+               "the smallest allowed frame carries several full-size entries");
+_Static_assert(KY_WIRE_FRAME_BODY_BYTES_MAX <= 0xFFFFFFFFu, "body_bytes is a u32 field");
+_Static_assert(KY_WIRE_CLIENT_NAME_BYTES_MAX <= 255u, "client_name_len is a u8 field");
+_Static_assert(KY_WIRE_ERROR_WHAT_BYTES_MAX <= 255u, "what_len is a u8 field");
+_Static_assert(KY_WIRE_ERROR_MESSAGE_BYTES_MAX <= 65535u, "msg_len is a u16 field");
 
 #endif
