@@ -26,7 +26,7 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-po
 endif
 comma := ,
 
-PKGS := lmdb libsodium libcrypto libxxhash
+PKGS := lmdb libsodium libcrypto libxxhash inih
 TEST_PKGS := cmocka libcjson
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
         -Wno-missing-field-initializers
@@ -40,12 +40,24 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TEST_PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CJSON_LIBS = $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
-LDLIBS_ALL = $(PKG_LIBS) -lpthread
+LDLIBS_ALL = $(PKG_LIBS) -lev -lpthread
+CLIENT_LDLIBS = $(shell $(PKG_CONFIG) --libs libxxhash libsodium 2>/dev/null) -lpthread
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS)
 
 # ---- sources ---------------------------------------------------------------------------
 LEDGER_SRC := $(wildcard common/*.c) $(wildcard ledger/*.c)
 OPSLIB_SRC := $(filter-out ops/kyosaictl.c,$(wildcard ops/*.c))
+PROTO_SRC := $(wildcard proto/*.c)
+NODE_SRC := $(filter-out node/kyosaid.c,$(wildcard node/*.c))
+CLIENT_SRC := $(wildcard client/*.c)
+PROTO_OBJ := $(PROTO_SRC:%.c=$(BUILD)/%.o)
+NODE_OBJ := $(NODE_SRC:%.c=$(BUILD)/%.o)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+PROTO_LIB := $(BUILD)/libkyproto.a
+NODE_LIB := $(BUILD)/libkynode.a
+CLIENT_LIB := $(BUILD)/libkyosai.a
+CLIENT_SO := $(BUILD)/libkyosai.so
+KYOSAID := $(BUILD)/kyosaid
 LEDGER_OBJ := $(LEDGER_SRC:%.c=$(BUILD)/%.o)
 OPSLIB_OBJ := $(OPSLIB_SRC:%.c=$(BUILD)/%.o)
 LEDGER_LIB := $(BUILD)/libkyledger.a
@@ -56,12 +68,17 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 
 KYOSAICTL := $(BUILD)/kyosaictl
+EXAMPLE_BIN := $(patsubst client/examples/%.c,$(BUILD)/examples/%,$(wildcard client/examples/*.c))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 .PHONY: all deps test unit-test system-test check bench demo lint clean install
 .DEFAULT_GOAL := all
 
-all: deps $(LEDGER_LIB) $(OPS_LIB) $(KYOSAICTL) $(UNIT_BIN) $(BENCH_BIN)
+# Static libraries in link order: users before what they use.
+ALL_LIBS = $(OPS_LIB) $(CLIENT_LIB) $(NODE_LIB) $(PROTO_LIB) $(LEDGER_LIB)
+
+all: deps $(ALL_LIBS) $(CLIENT_SO) $(BUILD)/kyosai.pc $(KYOSAICTL) $(KYOSAID) $(UNIT_BIN) \
+     $(BENCH_BIN) $(EXAMPLE_BIN)
 
 deps:
 	@./ops/deps.sh --install
@@ -74,17 +91,48 @@ $(LEDGER_LIB): $(LEDGER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(PROTO_LIB): $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(NODE_LIB): $(NODE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The client library is built with hidden visibility; only KYOSAI_EXPORT symbols show.
+$(BUILD)/client/%.o: client/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -DKYOSAI_BUILDING -c $< -o $@
+
+$(CLIENT_LIB): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/common/ky_err.o
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLIENT_SO): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/common/ky_err.o
+	$(CC) -shared $(CFLAGS) $^ -o $@ -Wl,-soname,libkyosai.so.0 $(CLIENT_LDLIBS)
+
+$(BUILD)/kyosai.pc: client/kyosai.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@
+
+$(KYOSAID): $(BUILD)/node/kyosaid.o $(NODE_LIB) $(PROTO_LIB) $(LEDGER_LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/examples/%: client/examples/%.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iclient $< $(CLIENT_LIB) -o $@ $(CLIENT_LDLIBS)
+
 $(OPS_LIB): $(OPSLIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^ $(if $^,,)
 
-$(KYOSAICTL): $(BUILD)/ops/kyosaictl.o $(OPS_LIB) $(LEDGER_LIB)
+$(KYOSAICTL): $(BUILD)/ops/kyosaictl.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) $^ -o $@ $(CJSON_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(OPS_LIB) $(LEDGER_LIB)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(ALL_LIBS)
 	$(CC) $(CFLAGS) $^ -o $@ $(CJSON_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJ) $(OPS_LIB) $(LEDGER_LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJ) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(CJSON_LIBS) $(LDLIBS_ALL)
 
@@ -99,7 +147,7 @@ test: all
 unit-test: $(UNIT_BIN)
 	@./tests/run-unit.sh $(UNIT_BIN)
 
-system-test: $(KYOSAICTL) $(BENCH_BIN)
+system-test: $(KYOSAICTL) $(KYOSAID) $(BENCH_BIN) $(EXAMPLE_BIN)
 	KY_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/system
 
 check: deps
@@ -116,8 +164,14 @@ lint: deps
 	./tests/lint.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(KYOSAICTL) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(KYOSAICTL) $(KYOSAID) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 client/kyosai.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(CLIENT_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libkyosai.so.0
+	ln -sf libkyosai.so.0 $(DESTDIR)$(PREFIX)/lib/libkyosai.so
+	install -m 0644 $(BUILD)/kyosai.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:
 	rm -rf build build-*

@@ -18,64 +18,64 @@
 /* X-macro: symbol, message (the message starts with the symbolic name). */
 #define KY_ERR_LIST(X)                                                                             \
     X(KY_E_NOMEM, "out of memory")                                                                 \
-    X(KY_E_IO, "input/output error (see the log line for errno)")                                 \
+    X(KY_E_IO, "input/output error (see the log line for errno)")                                  \
     X(KY_E_INVALID_ARG, "invalid argument")                                                        \
     X(KY_E_LEDGER_FAILED,                                                                          \
-      "ledger is in the failed state after a durability error; restart the process")              \
-    X(KY_E_STORAGE, "storage engine error (see the log line for the LMDB code)")                  \
+      "ledger is in the failed state after a durability error; restart the process")               \
+    X(KY_E_STORAGE, "storage engine error (see the log line for the LMDB code)")                   \
     X(KY_E_MAP_FULL, "ledger map size reached; raise map_bytes")                                   \
-    X(KY_E_LOCKED, "ledger directory is in use by another process")                               \
+    X(KY_E_LOCKED, "ledger directory is in use by another process")                                \
     X(KY_E_NOT_FOUND, "not found")                                                                 \
     X(KY_E_EXISTS, "already exists")                                                               \
-    X(KY_E_CORRUPT, "stored record is corrupt (checksum or structure mismatch)")                  \
-    X(KY_E_CHAIN_BROKEN, "hash chain broken: prev_hash does not match the previous leaf hash")    \
+    X(KY_E_CORRUPT, "stored record is corrupt (checksum or structure mismatch)")                   \
+    X(KY_E_CHAIN_BROKEN, "hash chain broken: prev_hash does not match the previous leaf hash")     \
     X(KY_E_FORMAT_VERSION, "unsupported format version")                                           \
     X(KY_E_READ_ONLY, "ledger opened read-only")                                                   \
     X(KY_E_BUFFER_TOO_SMALL, "caller buffer too small")                                            \
-    X(KY_E_ENTRY_TRUNCATED, "entry bytes shorter than the encoding requires")                     \
-    X(KY_E_ENTRY_TRAILING_BYTES, "entry bytes longer than the encoding requires")                 \
+    X(KY_E_ENTRY_TRUNCATED, "entry bytes shorter than the encoding requires")                      \
+    X(KY_E_ENTRY_TRAILING_BYTES, "entry bytes longer than the encoding requires")                  \
     X(KY_E_ENTRY_VERSION, "entry format-version byte unknown")                                     \
     X(KY_E_ENTRY_KIND, "entry kind unknown")                                                       \
-    X(KY_E_ENTRY_SCHEME, "entry scheme unknown or not allowed for this kind")                     \
+    X(KY_E_ENTRY_SCHEME, "entry scheme unknown or not allowed for this kind")                      \
     X(KY_E_ENTRY_FLAGS, "entry reserved flags are not zero")                                       \
     X(KY_E_ENTRY_SEQ, "entry seq is zero or out of order")                                         \
-    X(KY_E_PAYLOAD_TOO_LARGE, "payload longer than payload_bytes_max")                            \
-    X(KY_E_BATCH_TOO_LARGE, "batch holds more events than batch_count_max")                       \
+    X(KY_E_PAYLOAD_TOO_LARGE, "payload longer than payload_bytes_max")                             \
+    X(KY_E_BATCH_TOO_LARGE, "batch holds more events than batch_count_max")                        \
     X(KY_E_BATCH_EMPTY, "batch holds no events")                                                   \
     X(KY_E_IDEM_KEY_MISSING, "idempotency key is all zero")                                        \
-    X(KY_E_IDEM_KEY_REUSED, "idempotency key already used for a different event")                 \
-    X(KY_E_KIND_SYSTEM_ONLY, "this kind is written by the node itself, not by clients")           \
-    X(KY_E_CONTRACT_ID_INVALID, "contract id is zero or above contract_id_max")                   \
+    X(KY_E_IDEM_KEY_REUSED, "idempotency key already used for a different event")                  \
+    X(KY_E_KIND_SYSTEM_ONLY, "this kind is written by the node itself, not by clients")            \
+    X(KY_E_CONTRACT_ID_INVALID, "contract id is zero or above contract_id_max")                    \
     X(KY_E_CONTRACT_UNKNOWN, "contract has not been opened")                                       \
     X(KY_E_CONTRACT_EXISTS, "contract already opened")                                             \
-    X(KY_E_CONTRACT_CLOSED, "contract is closed and takes no further events of this kind")        \
-    X(KY_E_SCHEME_MISMATCH, "event scheme differs from the contract's scheme")                    \
+    X(KY_E_CONTRACT_CLOSED, "contract is closed and takes no further events of this kind")         \
+    X(KY_E_SCHEME_MISMATCH, "event scheme differs from the contract's scheme")                     \
     X(KY_E_MEMBER_TYPE_INVALID, "member type not valid for the scheme")                            \
     X(KY_E_PREMIUM_RANGE, "premium outside the scheme's range")                                    \
     X(KY_E_PREMIUM_STEP, "premium not a multiple of the scheme's step")                            \
-    X(KY_E_PREMIUM_UNCHANGED, "new monthly premium equals the current one")                       \
+    X(KY_E_PREMIUM_UNCHANGED, "new monthly premium equals the current one")                        \
     X(KY_E_PERIOD_INVALID, "period is not a valid yyyymm month")                                   \
     X(KY_E_PERIOD_NOT_ALLOWED, "period must be zero for this kind")                                \
-    X(KY_E_MONTH_ALREADY_PAID, "a premium for this contract and month is already posted")         \
-    X(KY_E_SAFETY_CAP, "premium would take the safety-scheme total above 8,000,000 JPY")          \
+    X(KY_E_MONTH_ALREADY_PAID, "a premium for this contract and month is already posted")          \
+    X(KY_E_SAFETY_CAP, "premium would take the safety-scheme total above 8,000,000 JPY")           \
     X(KY_E_REF_NOT_ALLOWED, "ref_seq must be zero for this kind")                                  \
-    X(KY_E_REVERSAL_TARGET, "reversal must name a premium entry of the same contract")            \
+    X(KY_E_REVERSAL_TARGET, "reversal must name a premium entry of the same contract")             \
     X(KY_E_ALREADY_REVERSED, "the named premium entry is already reversed")                        \
     X(KY_E_REVERSAL_AMOUNT, "reversal amount differs from the reversed entry")                     \
-    X(KY_E_MONTHS_INVALID, "month count outside the range allowed for this kind")                 \
+    X(KY_E_MONTHS_INVALID, "month count outside the range allowed for this kind")                  \
     X(KY_E_MONTHS_NOT_ALLOWED, "month count must be zero for this kind")                           \
-    X(KY_E_PREPAID_AMOUNT, "prepaid amount differs from months x monthly premium")                \
+    X(KY_E_PREPAID_AMOUNT, "prepaid amount differs from months x monthly premium")                 \
     X(KY_E_AMOUNT_INVALID, "amount must be positive and at most amount_jpy_max")                   \
     X(KY_E_AMOUNT_NOT_ALLOWED, "amount must be zero for this kind")                                \
     X(KY_E_LOAN_LIMIT, "loan would exceed the contract's loan limit")                              \
-    X(KY_E_LOAN_REPAY_EXCEEDS, "repayment exceeds the outstanding loan balance")                  \
+    X(KY_E_LOAN_REPAY_EXCEEDS, "repayment exceeds the outstanding loan balance")                   \
     X(KY_E_BENEFIT_REASON, "benefit reason not valid for the scheme")                              \
     X(KY_E_SUBTYPE_NOT_ALLOWED, "subtype must be zero for this kind")                              \
-    X(KY_E_LINKED_FAILED, "not applied: another event of its linked chain was refused")          \
-    X(KY_E_LINKED_OPEN, "linked chain not closed: the last event of a batch carries LINKED")      \
+    X(KY_E_LINKED_FAILED, "not applied: another event of its linked chain was refused")            \
+    X(KY_E_LINKED_OPEN, "linked chain not closed: the last event of a batch carries LINKED")       \
     X(KY_E_FLAGS_INVALID, "unknown event flag bits set")                                           \
     X(KY_E_PARSE, "input could not be parsed")                                                     \
-    X(KY_E_PROOF_INVALID, "Merkle proof does not verify against the given root(s)")               \
+    X(KY_E_PROOF_INVALID, "Merkle proof does not verify against the given root(s)")                \
     X(KY_E_NOTE_MALFORMED, "signed note is malformed (C2SP signed-note)")                          \
     X(KY_E_NOTE_TOO_LARGE, "signed note longer than KY_NOTE_BYTES_MAX")                            \
     X(KY_E_NOTE_SIGNATURES_TOO_MANY, "note has more than KY_NOTE_SIGNATURES_MAX signature lines")  \
@@ -96,7 +96,7 @@
     X(KY_E_MSG_MALFORMED, "message body has a field with an invalid value")                        \
     X(KY_E_MSG_TRUNCATED, "message body shorter than its fields require")                          \
     X(KY_E_MSG_TRAILING_BYTES, "message body longer than its fields require")                      \
-    X(KY_E_MSG_FIELD_TOO_LONG, "a length-prefixed text field is longer than its wire limit")       \
+    X(KY_E_MSG_FIELD_TOO_LONG, "a length-prefixed field is longer than its wire limit")            \
     X(KY_E_VERSION_UNSUPPORTED, "no protocol version in common with the peer")                     \
     X(KY_E_SEQ_RANGE_INVALID, "seq is zero, or from_seq is greater than to_seq")                   \
     X(KY_E_READ_COUNT_INVALID, "count_max is zero or above read_count_max")                        \
@@ -117,7 +117,7 @@ enum ky_err_codes_ {
 #define KY_ERR_IDX_(sym, msg) sym##__IDX,
     KY_ERR_LIST(KY_ERR_IDX_)
 #undef KY_ERR_IDX_
-    KY_E__COUNT_IDX
+        KY_E__COUNT_IDX
 };
 
 typedef enum ky_err {

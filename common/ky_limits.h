@@ -38,8 +38,8 @@
 /* LMDB map size default and bounds, bytes. The map is sparse on Linux; 64 GiB holds
  * roughly 100 M entries with their indexes. */
 #define KY_LEDGER_MAP_BYTES_DEFAULT (64ULL << 30)
-#define KY_LEDGER_MAP_BYTES_MIN (1ULL << 20)
-#define KY_LEDGER_MAP_BYTES_MAX (1ULL << 44)
+#define KY_LEDGER_MAP_BYTES_MIN     (1ULL << 20)
+#define KY_LEDGER_MAP_BYTES_MAX     (1ULL << 44)
 
 /* Entries returned by one history page. */
 #define KY_HISTORY_PAGE_COUNT_MAX 1000u

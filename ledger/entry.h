@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/ky_bytes.h"
 #include "../common/ky_limits.h"
 #include "sha256.h"
 
@@ -39,6 +40,8 @@
 #define KY_ENTRY_BYTES_MAX (KY_ENTRY_HEADER_BYTES + KY_ENTRY_PAYLOAD_BYTES_MAX)
 #define KY_IDEM_KEY_BYTES 16u
 #define KY_HASH_BYTES KY_SHA256_BYTES
+_Static_assert(KY_ENTRY_BYTES_MAX <= KY_WIRE_ENTRY_BYTES_MAX, "an entry fits a wire blob");
+_Static_assert(KY_ENTRY_HEADER_BYTES == 152u, "ky_limits.h spells the header size as 152");
 
 /* Entry kinds. Values are part of the format and never renumbered. */
 typedef enum ky_kind {
@@ -147,46 +150,5 @@ uint8_t ky_kind_from_name(const char *name);
 const char *ky_scheme_name(uint8_t scheme);
 /* Inverse of ky_scheme_name for client schemes; 0 when unknown. */
 uint8_t ky_scheme_from_name(const char *name);
-
-/* Little-endian and big-endian helpers used by every codec in the project. */
-static inline void ky_put_u16le(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void ky_put_u32le(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void ky_put_u64le(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t ky_get_u16le(const uint8_t *p) {
-    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-static inline uint32_t ky_get_u32le(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static inline uint64_t ky_get_u64le(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static inline void ky_put_u64be(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static inline uint64_t ky_get_u64be(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-    return v;
-}
-static inline void ky_put_u32be(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static inline uint32_t ky_get_u32be(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v = (v << 8) | p[i];
-    return v;
-}
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../common/ky_err.h"
 #include "../ledger/ledger.h"
 #include "../ledger/verify.h"
 
@@ -50,7 +51,7 @@ typedef struct ky_cli_post_summary {
     uint64_t duplicate_count; /* events already in the ledger (idempotent retries) */
     uint64_t refused_count;   /* events the ledger refused */
     uint64_t bad_line_count;  /* lines that could not be parsed (nothing written) */
-    uint64_t refused_by_code[64]; /* indexed by -ky_err */
+    uint64_t refused_by_code[KY_E__COUNT + 1]; /* indexed by -ky_err */
     uint64_t first_seq, last_seq; /* range of new entries, 0 if none */
     double seconds;           /* wall time */
 } ky_cli_post_summary;

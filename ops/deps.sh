@@ -5,6 +5,7 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config liblmdb-dev lmdb-utils libsodium-dev libssl-dev libev-dev
       libxxhash-dev libcmocka-dev libcjson-dev libinih-dev python3 python3-pytest
+      python3-xxhash
       clang-format cppcheck)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -42,3 +42,75 @@ def ctl(tmp_path):
     c = Ctl(str(tmp_path / "ledger"))
     c.run("init")
     return c
+
+
+def kyosaid_path():
+    return os.path.join(BUILD, "kyosaid")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """A real kyosaid process on a loopback port with its own ledger directory."""
+
+    def __init__(self, tmp_path, name="node", extra=()):
+        self.data = str(tmp_path / f"{name}-ledger")
+        self.port = free_port()
+        self.log_path = str(tmp_path / f"{name}.log")
+        self.extra = list(extra)
+        self.proc = None
+        if not os.path.exists(os.path.join(self.data, "data.mdb")):
+            Ctl(self.data).run("init")
+
+    def args(self):
+        return [kyosaid_path(), "--set", f"node.data_dir={self.data}",
+                "--set", f"node.listen_port={self.port}"] + self.extra
+
+    def start(self, wait=True):
+        import time
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log)
+        if wait:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"kyosaid exited {self.proc.returncode}: {self.logs()}")
+                try:
+                    import socket
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            raise AssertionError("kyosaid did not start listening: " + self.logs())
+        return self
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=None):
+        import signal
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig or signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            self.log.close()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def node(tmp_path):
+    n = Node(tmp_path).start()
+    yield n
+    n.kill()

@@ -1,0 +1,339 @@
+/*
+ * msg.h — message types and the strict codecs of every message body.
+ *
+ * Why: the node, the replica and the client library must agree on every byte of every
+ * body, and a node must survive any body a hostile peer sends. Each body has one encoder
+ * and one decoder here, written once and fuzzed once; docs/PROTOCOL.md gives the layouts
+ * byte by byte. Layering: proto/ includes only common/; it never includes ledger/ (the
+ * client library links proto/ but not the ledger), so events and results have wire-level
+ * structs of their own and entries travel as opaque bytes.
+ *
+ * Ownership: pure codecs; no allocation, no I/O, no printing; every buffer is the
+ * caller's. Decoded pointers (payloads, names, entries) borrow the body that was decoded
+ * and live as long as it does. Any thread; a writer struct belongs to one thread.
+ *
+ * Rules for every decoder:
+ *   1. Integers are little-endian; signed amounts are two's complement.
+ *   2. Every length and count is compared with its limit (KY_WIRE_* in ky_limits.h) and
+ *      with the bytes remaining before anything is read or looped over: count x minimum
+ *      element size must fit the remaining bytes. Nothing is read past `len`.
+ *   3. Errors, in the order they are checked: limit errors (specific codes such as
+ *      KY_E_BATCH_TOO_LARGE, KY_E_PAYLOAD_TOO_LARGE, KY_E_MSG_FIELD_TOO_LONG) as each
+ *      length is read, KY_E_MSG_TRUNCATED when the body ends early, KY_E_MSG_TRAILING_BYTES
+ *      when bytes are left over, then value checks (KY_E_MSG_MALFORMED and the specific
+ *      codes named per function). On error the outputs hold no meaningful value.
+ *   4. Text fields (client name, ERROR what and message) are printable ASCII (0x20–0x7E),
+ *      so they can be logged as they are. They are not NUL-terminated.
+ *   5. Encoders check the same rules as decoders, so a peer never builds a body the other
+ *      side must refuse; they return KY_E_BUFFER_TOO_SMALL when cap is short and then
+ *      write nothing.
+ * Per-event business rules (kinds, amounts, contracts) are the ledger's, not these
+ * decoders': one bad event must not refuse its whole batch.
+ */
+#ifndef KY_MSG_H
+#define KY_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/ky_limits.h"
+#include "frame.h"
+
+/* Message types: u8 values, frozen (never renumbered). A response carries the request's
+ * type with KY_FRAME_FLAG_RESPONSE; ERROR is a response to any request. */
+typedef enum ky_msg_type {
+    KY_MSG_HELLO = 1,
+    KY_MSG_APPEND = 2,
+    KY_MSG_GET = 3,
+    KY_MSG_RANGE = 4,
+    KY_MSG_CONTRACT = 5,
+    KY_MSG_HISTORY = 6,
+    KY_MSG_STATUS = 7,
+    KY_MSG_ERROR = 255,
+} ky_msg_type;
+
+/* Node roles in HELLO and STATUS responses. */
+typedef enum ky_wire_role {
+    KY_WIRE_ROLE_PRIMARY = 1,
+    KY_WIRE_ROLE_REPLICA = 2,
+    KY_WIRE_ROLE_STANDALONE = 3,
+} ky_wire_role;
+
+#define KY_WIRE_NODE_ID_BYTES  16u /* random node identity */
+#define KY_WIRE_HASH_BYTES     32u /* SHA-256 */
+#define KY_WIRE_IDEM_KEY_BYTES 16u /* client-chosen idempotency key */
+
+/* Fixed body sizes, bytes (docs/PROTOCOL.md). */
+#define KY_MSG_HELLO_FIXED_BYTES        5u /* before the name */
+#define KY_MSG_HELLO_RESP_BYTES         43u
+#define KY_MSG_APPEND_EVENT_FIXED_BYTES 56u /* one event before its payload */
+#define KY_MSG_APPEND_RESULT_BYTES      12u
+#define KY_MSG_SEQ_BYTES                8u /* GET, CONTRACT requests */
+#define KY_MSG_RANGE_BYTES              20u
+#define KY_MSG_HISTORY_BYTES            20u
+#define KY_MSG_STATUS_RESP_BYTES        141u
+#define KY_MSG_ERROR_FIXED_BYTES        5u /* status, what_len, msg_len */
+#define KY_MSG_COUNT_BYTES              4u /* u32 count / u32 length prefix */
+
+_Static_assert(KY_MSG_COUNT_BYTES + KY_WIRE_BATCH_COUNT_MAX * KY_MSG_APPEND_EVENT_FIXED_BYTES <=
+                   KY_WIRE_FRAME_BODY_BYTES_MAX,
+               "a full batch of payload-less events fits one frame");
+_Static_assert(KY_MSG_COUNT_BYTES + KY_MSG_APPEND_EVENT_FIXED_BYTES + KY_WIRE_PAYLOAD_BYTES_MAX <=
+                   KY_WIRE_FRAME_BODY_BYTES_MIN,
+               "one event with a full payload fits the smallest allowed frame");
+_Static_assert(KY_MSG_APPEND_RESULT_BYTES <= KY_MSG_APPEND_EVENT_FIXED_BYTES,
+               "the response to any APPEND that fits a frame fits the same frame");
+
+/* True for the eight types above. */
+bool ky_msg_type_known(uint8_t type);
+
+/* The type's name ("HELLO", "ERROR"), or "UNKNOWN". Static; never NULL. */
+const char *ky_msg_type_name(uint8_t type);
+
+/* The message layer's check of a decoded header: KY_OK, or KY_E_FRAME_TYPE for an
+ * unknown type or an ERROR frame without KY_FRAME_FLAG_RESPONSE. The direction is the
+ * receiver's to check (a node refuses frames with KY_FRAME_FLAG_RESPONSE, a client frames
+ * without it), also with KY_E_FRAME_TYPE. The node answers KY_E_FRAME_TYPE with an ERROR
+ * frame naming the type and keeps the connection (the stream itself is intact). */
+int ky_msg_header_check(const ky_frame_header *h);
+
+/* A borrowed run of opaque bytes (an entry, a contract state). */
+typedef struct ky_wire_blob {
+    const uint8_t *data; /* borrowed from the decoded body */
+    uint32_t data_bytes; /* bytes at data, >= 1 */
+} ky_wire_blob;
+
+/* ---- HELLO ------------------------------------------------------------------------------ */
+
+/* HELLO request: u16 version_min, u16 version_max, u8 client_name_len, name. */
+typedef struct ky_msg_hello {
+    uint16_t version_min;      /* 1 <= version_min <= version_max */
+    uint16_t version_max;      /* highest protocol version the client speaks */
+    uint8_t client_name_bytes; /* <= KY_WIRE_CLIENT_NAME_BYTES_MAX */
+    const char *client_name;   /* printable ASCII, borrowed; may be NULL when empty */
+} ky_msg_hello;
+
+/* Encode / decode the HELLO request body. Errors: KY_E_MSG_FIELD_TOO_LONG (name),
+ * KY_E_MSG_MALFORMED (version range, non-printable name), KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_hello_encode(const ky_msg_hello *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_hello_decode(const uint8_t *body, size_t len, ky_msg_hello *out);
+
+/* HELLO response (43 bytes): the node's choice and limits. */
+typedef struct ky_msg_hello_resp {
+    uint16_t version;                       /* chosen protocol version, >= 1 */
+    uint8_t role;                           /* ky_wire_role */
+    uint64_t epoch;                         /* node's current epoch */
+    uint8_t node_id[KY_WIRE_NODE_ID_BYTES]; /* node identity */
+    uint64_t head_seq;                      /* last committed seq, 0 when empty */
+    uint32_t frame_body_bytes_max;          /* node's body limit, bytes, in [MIN, MAX] */
+    uint32_t batch_count_max;               /* events per APPEND, 1..KY_WIRE_BATCH_COUNT_MAX */
+} ky_msg_hello_resp;
+
+/* Errors: KY_E_MSG_MALFORMED (version 0, role, limits outside their wire bounds),
+ * KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_hello_resp_encode(const ky_msg_hello_resp *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_hello_resp_decode(const uint8_t *body, size_t len, ky_msg_hello_resp *out);
+
+/* ---- APPEND ----------------------------------------------------------------------------- */
+
+/* One event as it travels in an APPEND request (56 fixed bytes + payload). */
+typedef struct ky_wire_event {
+    uint8_t kind;                             /* ledger kind; judged by the ledger */
+    uint8_t scheme;                           /* ledger scheme */
+    uint16_t flags;                           /* event flags (bit 0 LINKED) */
+    uint16_t subtype;                         /* member type / reason / loan type */
+    uint16_t months;                          /* month count, or 0 */
+    uint32_t period_yyyymm;                   /* month the event is for, or 0 */
+    uint64_t contract_id;                     /* contract number */
+    uint64_t ref_seq;                         /* referenced seq (reversals), or 0 */
+    int64_t amount_jpy;                       /* JPY */
+    uint8_t idem_key[KY_WIRE_IDEM_KEY_BYTES]; /* idempotency key */
+    uint32_t payload_bytes;                   /* <= KY_WIRE_PAYLOAD_BYTES_MAX */
+    const uint8_t *payload;                   /* borrowed; NULL when payload_bytes == 0 */
+} ky_wire_event;
+
+/* Streaming APPEND encoder: the client writes events straight into its frame buffer
+ * (typically frame + KY_WIRE_HEADER_BYTES, then ky_frame_seal), with no staging copy. */
+typedef struct ky_msg_append_writer {
+    uint8_t *out;       /* caller's body buffer */
+    size_t cap;         /* bytes at out; pass at most the node's frame_body_bytes_max */
+    size_t len;         /* bytes written so far, including the count */
+    uint32_t count;     /* events written */
+    uint32_t count_max; /* the node's batch_count_max */
+} ky_msg_append_writer;
+
+/* Starts a batch in out[0..cap). count_max is the node's batch_count_max
+ * (1..KY_WIRE_BATCH_COUNT_MAX, asserted). Returns KY_OK or KY_E_BUFFER_TOO_SMALL. */
+int ky_msg_append_begin(ky_msg_append_writer *w, uint8_t *out, size_t cap, uint32_t count_max);
+
+/* Appends one event (copies its payload). Returns KY_OK, KY_E_PAYLOAD_TOO_LARGE,
+ * KY_E_BATCH_TOO_LARGE (count_max events already written) or KY_E_BUFFER_TOO_SMALL (the
+ * event does not fit cap); on error the writer is unchanged, so the caller can finish
+ * and send this batch and start the next with the refused event. */
+int ky_msg_append_add(ky_msg_append_writer *w, const ky_wire_event *e);
+
+/* Writes the count and gives the body length. Returns KY_OK or KY_E_BATCH_EMPTY. */
+int ky_msg_append_finish(ky_msg_append_writer *w, size_t *len);
+
+/* Strict decode of an APPEND body into events[0..*count). cap is the caller's array
+ * size and acts as its batch limit. Returns KY_OK, KY_E_BATCH_EMPTY, KY_E_BATCH_TOO_LARGE
+ * (count > KY_WIRE_BATCH_COUNT_MAX or > cap), KY_E_PAYLOAD_TOO_LARGE, KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES. Payload pointers borrow body. */
+int ky_msg_append_decode(const uint8_t *body, size_t len, ky_wire_event *events, uint32_t cap,
+                         uint32_t *count);
+
+#define KY_WIRE_RESULT_DUPLICATE   0x0001u /* the event was already in the ledger */
+#define KY_WIRE_RESULT_FLAGS_KNOWN KY_WIRE_RESULT_DUPLICATE
+
+/* One event's outcome in an APPEND response (12 bytes). */
+typedef struct ky_wire_append_result {
+    uint16_t status; /* wire status (status.h); OK when the event is in the ledger */
+    uint16_t flags;  /* KY_WIRE_RESULT_*; DUPLICATE only with status OK */
+    uint64_t seq;    /* the entry's seq (>= 1) when status is OK, else 0 */
+} ky_wire_append_result;
+
+/* APPEND response: u32 count, then count results in request order. Errors:
+ * KY_E_BATCH_EMPTY, KY_E_BATCH_TOO_LARGE (count > KY_WIRE_BATCH_COUNT_MAX; decode also
+ * when count > cap), KY_E_MSG_MALFORMED (unknown flag bits, DUPLICATE without OK, seq 0
+ * with OK or non-zero without), KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES,
+ * KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_append_resp_encode(const ky_wire_append_result *results, uint32_t count, uint8_t *out,
+                              size_t cap, size_t *len);
+int ky_msg_append_resp_decode(const uint8_t *body, size_t len, ky_wire_append_result *results,
+                              uint32_t cap, uint32_t *count);
+
+/* ---- GET, RANGE, CONTRACT, HISTORY, STATUS requests ------------------------------------- */
+
+/* GET request: u64 seq (>= 1). CONTRACT request: u64 contract_id (1..KY_CONTRACT_ID_MAX).
+ * Errors: KY_E_SEQ_RANGE_INVALID / KY_E_CONTRACT_ID_INVALID, KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_get_encode(uint64_t seq, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_get_decode(const uint8_t *body, size_t len, uint64_t *seq);
+int ky_msg_contract_encode(uint64_t contract_id, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_contract_decode(const uint8_t *body, size_t len, uint64_t *contract_id);
+
+/* RANGE request: entries with from_seq <= seq <= to_seq, at most count_max of them. */
+typedef struct ky_msg_range {
+    uint64_t from_seq;  /* >= 1 */
+    uint64_t to_seq;    /* >= from_seq */
+    uint32_t count_max; /* 1..KY_WIRE_READ_COUNT_MAX */
+} ky_msg_range;
+
+/* Errors: KY_E_SEQ_RANGE_INVALID, KY_E_READ_COUNT_INVALID, KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_range_encode(const ky_msg_range *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_range_decode(const uint8_t *body, size_t len, ky_msg_range *out);
+
+/* HISTORY request: a contract's entries with contract_seq > after_contract_seq. */
+typedef struct ky_msg_history {
+    uint64_t contract_id;        /* 1..KY_CONTRACT_ID_MAX */
+    uint64_t after_contract_seq; /* 0 for the first page */
+    uint32_t count_max;          /* 1..KY_WIRE_READ_COUNT_MAX */
+} ky_msg_history;
+
+/* Errors: KY_E_CONTRACT_ID_INVALID, KY_E_READ_COUNT_INVALID, KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_history_encode(const ky_msg_history *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_history_decode(const uint8_t *body, size_t len, ky_msg_history *out);
+
+/* STATUS request: the body is empty (send body_bytes = 0). KY_OK or
+ * KY_E_MSG_TRAILING_BYTES. */
+int ky_msg_status_decode(const uint8_t *body, size_t len);
+
+/* ---- GET and CONTRACT responses ---------------------------------------------------------- */
+
+/* GET response: u32 entry_bytes (1..KY_WIRE_ENTRY_BYTES_MAX), entry. CONTRACT response:
+ * u32 len (1..KY_WIRE_CONTRACT_STATE_BYTES_MAX), state. Both opaque to proto. For zero
+ * copy, the data may already sit at out + KY_MSG_COUNT_BYTES. Errors:
+ * KY_E_MSG_FIELD_TOO_LONG, KY_E_MSG_MALFORMED (empty), KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_get_resp_encode(const uint8_t *entry, uint32_t entry_bytes, uint8_t *out, size_t cap,
+                           size_t *len);
+int ky_msg_get_resp_decode(const uint8_t *body, size_t len, ky_wire_blob *entry);
+int ky_msg_contract_resp_encode(const uint8_t *state, uint32_t state_bytes, uint8_t *out,
+                                size_t cap, size_t *len);
+int ky_msg_contract_resp_decode(const uint8_t *body, size_t len, ky_wire_blob *state);
+
+/* ---- RANGE and HISTORY responses --------------------------------------------------------- */
+
+/* Streaming page encoder: the node copies each entry straight from the ledger into the
+ * frame buffer and stops when the page is full.
+ *   RANGE:   u32 count, then count x (u32 len, entry)
+ *   HISTORY: u64 next_after_contract_seq (0 when the history is done), then as RANGE */
+typedef struct ky_msg_entries_writer {
+    uint8_t *out;       /* caller's body buffer */
+    size_t cap;         /* bytes at out */
+    size_t len;         /* bytes written so far, including the prefix */
+    size_t count_at;    /* offset of the u32 count */
+    uint32_t count;     /* entries written */
+    uint32_t count_max; /* the request's count_max */
+    uint8_t type;       /* KY_MSG_RANGE or KY_MSG_HISTORY */
+} ky_msg_entries_writer;
+
+/* Starts a RANGE or HISTORY page (type; asserted) of at most count_max entries
+ * (1..KY_WIRE_READ_COUNT_MAX, asserted). Returns KY_OK or KY_E_BUFFER_TOO_SMALL. */
+int ky_msg_entries_begin(ky_msg_entries_writer *w, uint8_t type, uint32_t count_max, uint8_t *out,
+                         size_t cap);
+
+/* Adds one entry (copied). Returns KY_OK; KY_E_BUFFER_TOO_SMALL when the page is full
+ * (count_max entries, or the entry does not fit cap), writer unchanged: finish the page;
+ * KY_E_INVALID_ARG for an entry that is empty or longer than KY_WIRE_ENTRY_BYTES_MAX. */
+int ky_msg_entries_add(ky_msg_entries_writer *w, const uint8_t *entry, uint32_t entry_bytes);
+
+/* Writes the count (and for HISTORY next_after_contract_seq; must be 0 for RANGE,
+ * asserted) and gives the body length. Always KY_OK. */
+int ky_msg_entries_finish(ky_msg_entries_writer *w, uint64_t next_after_contract_seq, size_t *len);
+
+/* Decode a RANGE / HISTORY response into entries[0..*count). Errors:
+ * KY_E_READ_COUNT_INVALID (count > KY_WIRE_READ_COUNT_MAX), KY_E_BUFFER_TOO_SMALL
+ * (count > cap), KY_E_MSG_FIELD_TOO_LONG (entry > KY_WIRE_ENTRY_BYTES_MAX),
+ * KY_E_MSG_MALFORMED (empty entry), KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES. */
+int ky_msg_range_resp_decode(const uint8_t *body, size_t len, ky_wire_blob *entries, uint32_t cap,
+                             uint32_t *count);
+int ky_msg_history_resp_decode(const uint8_t *body, size_t len, uint64_t *next_after_contract_seq,
+                               ky_wire_blob *entries, uint32_t cap, uint32_t *count);
+
+/* ---- STATUS response --------------------------------------------------------------------- */
+
+/* STATUS response (141 bytes): the node's state and counters since start. */
+typedef struct ky_msg_status_resp {
+    uint8_t role;                            /* ky_wire_role */
+    uint64_t epoch;                          /* current epoch */
+    uint64_t head_seq;                       /* last committed seq */
+    uint8_t head_hash[KY_WIRE_HASH_BYTES];   /* leaf hash of head_seq */
+    uint8_t merkle_root[KY_WIRE_HASH_BYTES]; /* RFC 9162 root of 1..head_seq */
+    uint8_t node_id[KY_WIRE_NODE_ID_BYTES];  /* node identity */
+    uint64_t uptime_ms;                      /* ms since the node started */
+    uint32_t connections;                    /* client connections open now */
+    uint64_t appends_total;                  /* APPEND requests answered */
+    uint64_t events_total;                   /* events accepted (new entries) */
+    uint64_t refused_total;                  /* events refused by a rule or limit */
+    uint64_t batches_total;                  /* group commits written */
+} ky_msg_status_resp;
+
+/* Errors: KY_E_MSG_MALFORMED (role), KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES,
+ * KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_status_resp_encode(const ky_msg_status_resp *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_status_resp_decode(const uint8_t *body, size_t len, ky_msg_status_resp *out);
+
+/* ---- ERROR response ---------------------------------------------------------------------- */
+
+/* ERROR (type 255, a response to any request): u16 status, u8 what_len, what,
+ * u16 msg_len, message. */
+typedef struct ky_msg_error {
+    uint16_t status;        /* wire status, never OK (0) */
+    uint8_t what_bytes;     /* <= KY_WIRE_ERROR_WHAT_BYTES_MAX */
+    const char *what;       /* rule or limit name, printable ASCII; NULL allowed when empty */
+    uint16_t message_bytes; /* <= KY_WIRE_ERROR_MESSAGE_BYTES_MAX */
+    const char *message;    /* human-readable, printable ASCII; NULL allowed when empty */
+} ky_msg_error;
+
+/* Errors: KY_E_MSG_FIELD_TOO_LONG, KY_E_MSG_MALFORMED (status OK, non-printable text),
+ * KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). A status
+ * unknown to this build is accepted (ky_wire_status_to_err gives KY_E_PROTOCOL). */
+int ky_msg_error_encode(const ky_msg_error *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_error_decode(const uint8_t *body, size_t len, ky_msg_error *out);
+
+#endif
