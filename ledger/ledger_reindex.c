@@ -48,6 +48,47 @@ static int apply_months(replay *r, uint64_t contract, const ky_month_update *m, 
     return KY_OK;
 }
 
+static int month_holder(replay *r, uint64_t contract, uint32_t period, uint64_t *seq) {
+    uint8_t k[KY_MONTH_KEY_BYTES];
+    ky_ledger_month_key(contract, period, k);
+    MDB_val key = {sizeof k, k}, val;
+    int rc = ky_ledger_mdb_err(mdb_get(r->txn, r->l->dbi_months, &key, &val));
+    *seq = rc == KY_OK && val.mv_size == 8 ? ky_get_u64le(val.mv_data) : 0;
+    return rc == KY_E_NOT_FOUND ? KY_OK : rc;
+}
+
+/* The invariants ky_rules_apply asserts, checked first so that a crafted ledger (hash-
+ * consistent but never judged by the rules) is reported, not an abort: amounts are not
+ * negative, months are held at most once, a reversal undoes a premium that still holds its
+ * months, totals and balances never go below zero. */
+static int replay_precheck(replay *r, const ky_entry *e, const ky_contract_state *cs,
+                           const ky_entry *ref) {
+    if (e->amount_jpy < 0 || e->kind > KY_KIND_CLIENT_LAST_) return KY_E_REPLAY_INVALID;
+    bool adds = e->kind == KY_KIND_PREMIUM_PAID || e->kind == KY_KIND_PREMIUM_PREPAID;
+    const ky_entry *holder_of = e->kind == KY_KIND_PREMIUM_REVERSED ? ref : e;
+    uint32_t n = holder_of == NULL                            ? 0
+                 : holder_of->kind == KY_KIND_PREMIUM_PAID    ? 1u
+                 : holder_of->kind == KY_KIND_PREMIUM_PREPAID ? holder_of->months
+                                                              : 0;
+    if (e->kind == KY_KIND_PREMIUM_REVERSED &&
+        (n == 0 || ref->contract_id != e->contract_id || ref->amount_jpy != e->amount_jpy ||
+         cs->months_paid < n || cs->total_paid_jpy < e->amount_jpy))
+        return KY_E_REPLAY_INVALID;
+    if ((adds || e->kind == KY_KIND_PREMIUM_REVERSED) &&
+        (n > KY_PREPAID_MONTHS_MAX || !ky_rules_period_valid(holder_of->period_yyyymm)))
+        return KY_E_REPLAY_INVALID;
+    for (uint32_t i = 0; (adds || e->kind == KY_KIND_PREMIUM_REVERSED) && i < n; i++) {
+        uint64_t seq = 0;
+        int rc = month_holder(r, e->contract_id,
+                              ky_rules_period_add(holder_of->period_yyyymm, i), &seq);
+        if (rc != KY_OK) return rc;
+        if (adds ? seq != 0 : seq != ref->seq) return KY_E_REPLAY_INVALID;
+    }
+    if (e->kind == KY_KIND_LOAN_REPAID && e->amount_jpy > cs->loan_balance_jpy)
+        return KY_E_REPLAY_INVALID;
+    return KY_OK;
+}
+
 /* Replays one client entry into the derived databases. */
 static int replay_client(replay *r, const ky_entry *e, const uint8_t leaf[KY_HASH_BYTES]) {
     ky_contract_state cs;
@@ -74,6 +115,8 @@ static int replay_client(replay *r, const ky_entry *e, const uint8_t leaf[KY_HAS
         if (rc != KY_OK) return KY_E_CHAIN_BROKEN;
         refp = &ref;
     }
+    rc = replay_precheck(r, e, &cs, refp);
+    if (rc != KY_OK) return rc;
     ky_month_update months[KY_PREPAID_MONTHS_MAX];
     uint32_t nmonths = 0;
     ky_rules_apply(e, refp, &cs, months, &nmonths);

@@ -167,6 +167,9 @@ int ky_verify_range(ky_ledger *l, uint64_t from_seq, uint64_t to_seq, ky_progres
     if (rc < 0) return rc;
     if (rep->first_bad_seq == 0 && w.expect_seq != to_seq + 1)
         fail(&w, w.expect_seq, KY_E_CHAIN_BROKEN, "entry missing (ledger ends early)");
-    if (rep->first_bad_seq == 0 && from_seq == 1 && to_seq == head.seq) check_head(&w, &head);
+    if (rep->first_bad_seq == 0 && from_seq == 1 && to_seq == head.seq) {
+        check_head(&w, &head);
+        rep->head_checked = rep->first_bad_seq == 0;
+    }
     return KY_OK;
 }

@@ -29,6 +29,7 @@ typedef struct ky_verify_report {
     char reason[200];                    /* one sentence on the first failure */
     uint8_t last_leaf_hash[KY_HASH_BYTES]; /* leaf hash of the last checked entry */
     uint8_t merkle_root[KY_HASH_BYTES];  /* RFC 9162 root of 1..to_seq (full walks) */
+    bool head_checked;                   /* walk covered 1..head: head record and root checked */
 } ky_verify_report;
 
 /* Verifies entries from_seq..to_seq (to_seq 0 or past the head means the head). With

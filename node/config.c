@@ -40,8 +40,10 @@ static const setting settings[] = {
     STR("node", data_dir, "./kyosai-data", "ledger directory (created by kyosaictl init)"),
     U64("node", map_bytes, KY_LEDGER_MAP_BYTES_MIN, KY_LEDGER_MAP_BYTES_MAX, "68719476736",
         "LMDB map size in bytes (sparse; the ledger cannot grow past it)"),
+    U64("node", shutdown_grace_ms, 0, 600000, "10000",
+        "on SIGTERM, time to finish in-flight appends before the node exits, ms"),
     U64("limits", connections_max, 1, 65536, "1024", "concurrent client connections"),
-    U64("limits", frame_body_bytes_max, 1024, KY_WIRE_FRAME_BODY_BYTES_MAX, "4194304",
+    U64("limits", frame_body_bytes_max, KY_WIRE_FRAME_BODY_BYTES_MIN, KY_WIRE_FRAME_BODY_BYTES_MAX, "4194304",
         "largest request frame body accepted, bytes"),
     U64("limits", queued_bytes_per_connection_max, 65536, 1ull << 30, "16777216",
         "unsent response bytes per connection before the node stops reading from it"),
@@ -55,8 +57,6 @@ static const setting settings[] = {
         "events per group commit (one fsync'ed LMDB transaction)"),
     U64("writer", writer_queue_requests_max, 16, 1000000, "65536",
         "append requests waiting for the writer before new ones are refused"),
-    U64("node", shutdown_grace_ms, 0, 600000, "10000",
-        "on SIGTERM, time to finish in-flight appends before the node exits, ms"),
 };
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
 

@@ -154,10 +154,10 @@ void ky_cli_print_verify(FILE *out, const ky_verify_report *r, double secs, bool
                 "{\"ok\":%s,\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"checked\":%" PRIu64
                 ",\"contracts\":%" PRIu64 ",\"first_bad_seq\":%" PRIu64
                 ",\"error\":\"%s\",\"reason\":\"%s\",\"last_leaf_hash\":\"%s\""
-                ",\"merkle_root\":\"%s\",\"seconds\":%.3f,\"entries_per_s\":%.0f}\n",
+                ",\"merkle_root\":\"%s\",\"head_checked\":%s,\"seconds\":%.3f,\"entries_per_s\":%.0f}\n",
                 r->first_bad_seq == 0 ? "true" : "false", r->from_seq, r->to_seq,
                 r->checked_count, r->contract_count, r->first_bad_seq, ky_errname(r->bad_code),
-                r->reason, lh, mr, secs, rate);
+                r->reason, lh, mr, r->head_checked ? "true" : "false", secs, rate);
         return;
     }
     if (r->first_bad_seq != 0) {
@@ -170,7 +170,8 @@ void ky_cli_print_verify(FILE *out, const ky_verify_report *r, double secs, bool
             r->to_seq, r->checked_count);
     if (r->from_seq == 1) fprintf(out, ", %" PRIu64 " contract chains", r->contract_count);
     fprintf(out, " in %.2f s (%.0f entries/s)\n  last leaf   %s\n", secs, rate, lh);
-    if (r->from_seq == 1) fprintf(out, "  merkle root %s (matches the head record)\n", mr);
+    if (r->head_checked) fprintf(out, "  merkle root %s (matches the head record)\n", mr);
+    else fprintf(out, "  partial range: the head record and Merkle root were not checked\n");
 }
 
 static uint64_t now_ms(void) {

@@ -7,11 +7,12 @@
 set -euo pipefail
 BUILD=${1:-build}
 CTL="$BUILD/kyosaictl"
+PY=${PYTHON:-/usr/bin/python3}  # Debian's python3, with python3-xxhash from make deps
 CONTRACTS=${KY_DEMO_CONTRACTS:-3000}
 DIR=$(mktemp -d /tmp/kyosai-demo-XXXXXX)
 L="$DIR/ledger"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 step "1. Create a ledger (LMDB, epoch 1)"
 run "$CTL" --data "$L" init
@@ -21,7 +22,7 @@ run "$CTL" sample --contracts "$CONTRACTS" --months 12 --seed 2026 > "$DIR/sampl
 echo "$(wc -l < "$DIR/sample.jsonl") events; first lines:"
 head -n 3 "$DIR/sample.jsonl"
 
-step "3. Post them (batches of up to 10,000 events, one fsync'ed transaction each)"
+step "3. Post them (batches of 1,000 events, one fsync'ed LMDB transaction each)"
 run "$CTL" --data "$L" post "$DIR/sample.jsonl"
 
 step "4. The head of the ledger"
@@ -52,7 +53,7 @@ run "$CTL" --data "$L" reindex --check
 
 step "9. Tamper with a copy: change one amount byte in the LMDB file"
 cp -r "$L" "$DIR/tampered"
-python3 - "$DIR/tampered/data.mdb" "$SAFETY" <<'PY'
+"$PY" - "$DIR/tampered/data.mdb" "$SAFETY" <<'PY'
 import sys, struct
 path, contract = sys.argv[1], int(sys.argv[2])
 data = bytearray(open(path, "rb").read())
@@ -75,5 +76,31 @@ print(f"flipped one bit of the amount of entry seq {seq}")
 open(path, "wb").write(bytes(data))
 PY
 run "$CTL" --data "$DIR/tampered" verify || echo "(exit $? — verify names the altered entry)"
+
+step "10. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
+cp -r "$L" "$DIR/tampered2"
+"$PY" - "$DIR/tampered2/data.mdb" "$SAFETY" <<'PY'
+import sys, struct, xxhash
+path, contract = sys.argv[1], int(sys.argv[2])
+data = bytearray(open(path, "rb").read())
+needle = struct.pack("<Q", contract)
+i = data.find(needle)
+while i >= 0:
+    start = i - 40
+    if data[start] == 1 and data[start + 1] == 3 and data[start + 2] == 2:
+        break
+    i = data.find(needle, i + 1)
+(payload_len,) = struct.unpack("<I", data[start + 12:start + 16])
+n = 152 + payload_len
+old = bytes(data[start:start + n + 8])
+entry = bytearray(old[:n])
+entry[56] ^= 0x10  # change the amount
+new = bytes(entry) + struct.pack("<Q", xxhash.xxh3_64_intdigest(bytes(entry)))
+seq = struct.unpack("<Q", entry[16:24])[0]
+data = bytearray(bytes(data).replace(old, new))
+open(path, "wb").write(bytes(data))
+print(f"changed the amount of entry seq {seq} and wrote a matching XXH3 checksum")
+PY
+run "$CTL" --data "$DIR/tampered2" verify || echo "(exit $? — the next entry's prev_hash no longer matches)"
 
 printf '\nDemo data kept in %s (remove it with: rm -rf %s)\n' "$DIR" "$DIR"

@@ -25,6 +25,7 @@
 #include "../ledger/ledger.h"
 #include "../ledger/verify.h"
 #include "cli_util.h"
+#include "cmd_audit.h"
 
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE 2
@@ -42,7 +43,11 @@ typedef struct command {
     const char *summary;
     const char *help; /* the full --help text after the usage line */
     int (*run)(cli *c, int argc, char **argv);
+    /* Commands living in other files (ops/cmd_audit.c) take plain arguments. */
+    int (*run_plain)(const char *data_dir, bool json, int argc, char **argv);
 } command;
+
+#define PLAIN_COMMAND(name, fn, P) {name, P##ARGS, P##SUMMARY, P##HELP, NULL, fn}
 
 static int open_ledger(cli *c, bool writable, ky_ledger **l) {
     ky_ledger_options o;
@@ -106,7 +111,9 @@ static int print_seq(ky_ledger *l, cli *c, uint64_t seq) {
     if (rc == KY_OK) rc = ky_entry_decode(buf, n, &e);
     if (rc != KY_OK) {
         fprintf(stderr, "kyosaictl: seq %" PRIu64 ": %s\n", seq, ky_strerror(rc));
-        return rc == KY_E_NOT_FOUND ? EXIT_PROBLEM : EXIT_CANNOT;
+        /* 3 only when the tool could not read at all; a missing or bad entry is a finding */
+        return rc == KY_E_STORAGE || rc == KY_E_IO || rc == KY_E_NOMEM ? EXIT_CANNOT
+                                                                       : EXIT_PROBLEM;
     }
     uint8_t leaf[KY_HASH_BYTES];
     ky_entry_leaf_hash(buf, n, leaf);
@@ -263,6 +270,11 @@ static int cmd_verify(cli *c, int argc, char **argv) {
         return EXIT_CANNOT;
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (rep.from_seq > rep.to_seq) {
+        fprintf(stderr, "kyosaictl: nothing to verify: seq %" PRIu64 ".. is past the head (%" PRIu64
+                        ")\n", rep.from_seq, rep.to_seq);
+        return EXIT_USAGE;
+    }
     ky_cli_print_verify(stdout, &rep, secs, c->json);
     return rep.first_bad_seq == 0 ? 0 : EXIT_PROBLEM;
 }
@@ -381,6 +393,12 @@ static const command commands[] = {
      "Contracts of both schemes with realistic premiums, M months of premiums each, and\n"
      "a sprinkling of premium changes, loans and amendments. Deterministic per seed.\n",
      cmd_sample},
+    PLAIN_COMMAND("keygen", ky_cmd_keygen, KY_CMD_KEYGEN_),
+    PLAIN_COMMAND("checkpoint", ky_cmd_checkpoint, KY_CMD_CHECKPOINT_),
+    PLAIN_COMMAND("prove", ky_cmd_prove, KY_CMD_PROVE_),
+    PLAIN_COMMAND("prove-consistency", ky_cmd_prove_consistency, KY_CMD_PROVE_CONSISTENCY_),
+    PLAIN_COMMAND("check-inclusion", ky_cmd_check_inclusion, KY_CMD_CHECK_INCLUSION_),
+    PLAIN_COMMAND("check-consistency", ky_cmd_check_consistency, KY_CMD_CHECK_CONSISTENCY_),
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -393,7 +411,7 @@ static void usage(FILE *out) {
                  "  --quiet      no progress bars\n"
                  "  --version    print the version\n\nCommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'kyosaictl COMMAND --help' for a command's arguments.\n");
 }
 
@@ -437,7 +455,8 @@ int main(int argc, char **argv) {
                 return 0;
             }
         }
-        int ex = cmd->run(&c, argc - i - 1, argv + i + 1);
+        int ex = cmd->run != NULL ? cmd->run(&c, argc - i - 1, argv + i + 1)
+                                  : cmd->run_plain(c.data_dir, c.json, argc - i - 1, argv + i + 1);
         if (ex == EXIT_USAGE) {
             fprintf(stderr, "kyosaictl: bad arguments for '%s'\n\n", cmd->name);
             command_help(stderr, cmd);

@@ -19,6 +19,7 @@
 #include "../common/ky_err.h"
 #include "cli_util.h"
 #include "import.h"
+#include "sample.h"
 
 #define POST_BATCH_COUNT 1000u
 #define POST_ARENA_BYTES (POST_BATCH_COUNT * 256u)
@@ -185,12 +186,30 @@ void ky_cli_print_post_summary(FILE *out, const ky_cli_post_summary *s, bool jso
         fprintf(out, "}}\n");
         return;
     }
-    fprintf(out,
-            "posted %" PRIu64 " new entries (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
-            " duplicates, %" PRIu64 " refused, %" PRIu64 " bad lines in %.2f s (%.0f events/s)\n",
-            s->posted_count, s->first_seq, s->last_seq, s->duplicate_count, s->refused_count,
-            s->bad_line_count, s->seconds, rate);
+    fprintf(out, "posted %" PRIu64 " new entries", s->posted_count);
+    if (s->posted_count > 0) fprintf(out, " (seq %" PRIu64 "..%" PRIu64 ")", s->first_seq, s->last_seq);
+    fprintf(out, ", %" PRIu64 " duplicates, %" PRIu64 " refused, %" PRIu64
+                 " bad lines in %.2f s (%.0f events/s)\n",
+            s->duplicate_count, s->refused_count, s->bad_line_count, s->seconds, rate);
     for (int c = 1; c <= KY_E__COUNT; c++)
         if (s->refused_by_code[c] != 0)
             fprintf(out, "  refused %6" PRIu64 "  %s\n", s->refused_by_code[c], ky_strerror(-c));
+}
+
+int ky_cli_sample_write(FILE *out, uint64_t contracts, uint32_t months, uint64_t seed,
+                        uint32_t start_yyyymm) {
+    ky_sample s;
+    int rc = ky_sample_init(&s, contracts, months, seed, start_yyyymm, KY_SAMPLE_ORDER_CONTRACT);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: sample: %s\n", ky_strerror(rc));
+        return rc;
+    }
+    ky_event ev;
+    static char line[KY_IMPORT_LINE_BYTES_MAX];
+    while (ky_sample_next(&s, &ev)) {
+        rc = ky_import_event_to_json(&ev, line, sizeof line);
+        if (rc != KY_OK) return rc;
+        if (fputs(line, out) == EOF || fputc('\n', out) == EOF) return KY_E_IO;
+    }
+    return fflush(out) == 0 ? KY_OK : KY_E_IO;
 }

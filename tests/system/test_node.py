@@ -263,3 +263,12 @@ def test_sigterm_under_load_loses_no_acknowledged_entry(node):
         assert e["contract"] == contract and e["period"] == period
     assert ctl.json("verify")[0]["ok"]
     assert "node stopped" in node.logs()
+
+
+def test_sample_config_is_the_settings_table():
+    """ops/kyosaid.conf.sample must list exactly the settings and defaults the node has."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "ops", "kyosaid.conf.sample")) as f:
+        committed = f.read()
+    p = subprocess.run([kyosaid_path(), "--print-sample-config"], capture_output=True, text=True)
+    assert p.stdout == committed, "regenerate with: kyosaid --print-sample-config"

@@ -1258,6 +1258,7 @@ static const int internal_only[] = {
     KY_E_NOTE_KEY_NAME_TOO_LONG,
     KY_E_CHECKPOINT_MALFORMED,
     KY_E_RANGE,
+    KY_E_REPLAY_INVALID,
 };
 
 static void test_status_bijection(void **state) {
