@@ -28,8 +28,8 @@
 #include "../ledger/verify.h"
 
 typedef struct bench_cfg {
-    uint64_t events;   /* premium events at batch 10,000 */
-    const char *dir;   /* scratch directory */
+    uint64_t events; /* premium events at batch 10,000 */
+    const char *dir; /* scratch directory */
 } bench_cfg;
 
 static double now_s(void) {
@@ -58,7 +58,9 @@ static uint64_t contract_of(uint64_t i, uint64_t n, bool random_order) {
     return (i * a + 12345) % n;
 }
 
-static int64_t premium_of(uint64_t c) { return 1000 + (int64_t)(c * 7919 % 139) * 500; }
+static int64_t premium_of(uint64_t c) {
+    return 1000 + (int64_t)(c * 7919 % 139) * 500;
+}
 
 static void make_event(ky_event *e, uint64_t c, uint8_t kind, uint64_t key) {
     memset(e, 0, sizeof *e);
@@ -288,8 +290,8 @@ int main(int argc, char **argv) {
     snprintf(mk, sizeof mk, "mkdir -p '%s'", cfg.dir);
     if (system(mk) != 0) die("mkdir", KY_E_IO);
     printf("ledger-bench: premium_paid events over as many contracts, real fsync\n");
-    printf("%-8s %-8s %9s %14s %14s %7s\n", "batch", "order", "events", "ledger ev/s",
-           "raw ev/s", "ratio");
+    printf("%-8s %-8s %9s %14s %14s %7s\n", "batch", "order", "events", "ledger ev/s", "raw ev/s",
+           "ratio");
     const uint32_t batches[] = {1, 100, KY_LEDGER_BATCH_COUNT_MAX};
     for (unsigned b = 0; b < 3; b++) {
         uint64_t n = batches[b] == 1 ? 2000 : batches[b] == 100 ? cfg.events / 10 : cfg.events;

@@ -45,21 +45,31 @@ extern "C" {
 #define KYOSAI_EXPORT
 #endif
 #define KYOSAI_NODISCARD __attribute__((warn_unused_result))
+/* nonnull tells callers' compilers which pointers must not be NULL. The library itself is
+ * built without it, so that its own NULL checks (which abort with a message, like every
+ * misuse) are not optimised away for callers that bypass the header, e.g. FFI bindings. */
+#if defined(KYOSAI_BUILDING)
+#define KYOSAI_NONNULL(...)
+#define KYOSAI_NONNULL_ALL
+#else
+#define KYOSAI_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#define KYOSAI_NONNULL_ALL  __attribute__((nonnull))
+#endif
 
-#define KYOSAI_OK 0
-#define KYOSAI_IDEM_KEY_BYTES 16u
-#define KYOSAI_HASH_BYTES 32u
-#define KYOSAI_NODE_ID_BYTES 16u
-#define KYOSAI_PAYLOAD_BYTES_MAX 4096u       /* per event */
-#define KYOSAI_BATCH_COUNT_MAX 10000u        /* events per append call */
-#define KYOSAI_ENTRY_BYTES_MAX (152u + 4096u) /* one encoded entry */
-#define KYOSAI_ENDPOINTS_MAX 8u
-#define KYOSAI_ENDPOINT_BYTES_MAX 21u        /* "255.255.255.255:65535" */
-#define KYOSAI_CLIENT_NAME_BYTES_MAX 64u     /* printable ASCII */
-#define KYOSAI_READ_COUNT_MAX 1000u          /* count_max of range and history */
-#define KYOSAI_INFLIGHT_REQUESTS_MAX 64u     /* pipelined appends sent and not yet received */
-#define KYOSAI_RETRY_COUNT_MAX 100u          /* largest retry_count_max */
-#define KYOSAI_TIMEOUT_MS_MAX 3600000u       /* largest connect / request timeout: 1 hour */
+#define KYOSAI_OK                    0
+#define KYOSAI_IDEM_KEY_BYTES        16u
+#define KYOSAI_HASH_BYTES            32u
+#define KYOSAI_NODE_ID_BYTES         16u
+#define KYOSAI_PAYLOAD_BYTES_MAX     4096u          /* per event */
+#define KYOSAI_BATCH_COUNT_MAX       10000u         /* events per append call */
+#define KYOSAI_ENTRY_BYTES_MAX       (152u + 4096u) /* one encoded entry */
+#define KYOSAI_ENDPOINTS_MAX         8u
+#define KYOSAI_ENDPOINT_BYTES_MAX    21u      /* "255.255.255.255:65535" */
+#define KYOSAI_CLIENT_NAME_BYTES_MAX 64u      /* printable ASCII */
+#define KYOSAI_READ_COUNT_MAX        1000u    /* count_max of range and history */
+#define KYOSAI_INFLIGHT_REQUESTS_MAX 64u      /* pipelined appends sent and not yet received */
+#define KYOSAI_RETRY_COUNT_MAX       100u     /* largest retry_count_max */
+#define KYOSAI_TIMEOUT_MS_MAX        3600000u /* largest connect / request timeout: 1 hour */
 
 /* Error codes: the wire status values of docs/PROTOCOL.md section 5, negated (frozen: a value
  * is never renumbered). A status this build does not know arrives as KYOSAI_E_PROTOCOL.
@@ -158,21 +168,21 @@ enum {
     KYOSAI_KIND_CONTRACT_CLOSED = 11,
 };
 enum { KYOSAI_SCHEME_SHOKIBO = 1, KYOSAI_SCHEME_SAFETY = 2 };
-#define KYOSAI_EVENT_LINKED 0x0001u /* succeeds or fails together with the next event */
-#define KYOSAI_RESULT_DUPLICATE 0x1u /* an earlier append already holds this event */
+#define KYOSAI_EVENT_LINKED     0x0001u /* succeeds or fails together with the next event */
+#define KYOSAI_RESULT_DUPLICATE 0x1u    /* an earlier append already holds this event */
 
 /* One event to append. idem_key all zero = the library generates one (time-ordered) and
  * writes it back into the caller's event, so the caller can retry with it later. */
 typedef struct kyosai_event {
-    uint8_t kind;           /* KYOSAI_KIND_* */
-    uint8_t scheme;         /* KYOSAI_SCHEME_* */
-    uint16_t flags;         /* KYOSAI_EVENT_LINKED */
-    uint16_t subtype;       /* member type / benefit reason / loan type */
-    uint16_t months;        /* prepaid / carried-over month count */
-    uint32_t period_yyyymm; /* month, or 0 */
-    uint64_t contract_id;   /* contract number */
-    uint64_t ref_seq;       /* reversed entry, or 0 */
-    int64_t amount_jpy;     /* JPY */
+    uint8_t kind;                            /* KYOSAI_KIND_* */
+    uint8_t scheme;                          /* KYOSAI_SCHEME_* */
+    uint16_t flags;                          /* KYOSAI_EVENT_LINKED */
+    uint16_t subtype;                        /* member type / benefit reason / loan type */
+    uint16_t months;                         /* prepaid / carried-over month count */
+    uint32_t period_yyyymm;                  /* month, or 0 */
+    uint64_t contract_id;                    /* contract number */
+    uint64_t ref_seq;                        /* reversed entry, or 0 */
+    int64_t amount_jpy;                      /* JPY */
     uint8_t idem_key[KYOSAI_IDEM_KEY_BYTES]; /* in/out, see above */
     const void *payload;    /* business document bytes (ids and hashes, not personal data) */
     uint32_t payload_bytes; /* <= KYOSAI_PAYLOAD_BYTES_MAX */
@@ -196,21 +206,21 @@ typedef struct kyosai_options {
 } kyosai_options;
 
 typedef struct kyosai_status {
-    uint8_t role;                               /* 1 primary, 2 replica, 3 standalone */
-    uint64_t epoch;                             /* current epoch */
-    uint64_t head_seq;                          /* last seq */
-    uint8_t head_hash[KYOSAI_HASH_BYTES];       /* its leaf hash */
-    uint8_t merkle_root[KYOSAI_HASH_BYTES];     /* RFC 9162 root of 1..head_seq */
-    uint8_t node_id[KYOSAI_NODE_ID_BYTES];      /* node identity */
-    uint64_t uptime_ms;                         /* since start */
-    uint32_t connections;                       /* open client connections */
+    uint8_t role;                           /* 1 primary, 2 replica, 3 standalone */
+    uint64_t epoch;                         /* current epoch */
+    uint64_t head_seq;                      /* last seq */
+    uint8_t head_hash[KYOSAI_HASH_BYTES];   /* its leaf hash */
+    uint8_t merkle_root[KYOSAI_HASH_BYTES]; /* RFC 9162 root of 1..head_seq */
+    uint8_t node_id[KYOSAI_NODE_ID_BYTES];  /* node identity */
+    uint64_t uptime_ms;                     /* since start */
+    uint32_t connections;                   /* open client connections */
     uint64_t appends_total, events_total, refused_total, batches_total; /* counters */
 } kyosai_status;
 
 typedef struct kyosai_contract {
     uint64_t contract_id;
-    uint8_t scheme;               /* KYOSAI_SCHEME_* */
-    uint8_t status;               /* 1 open, 2 closed */
+    uint8_t scheme; /* KYOSAI_SCHEME_* */
+    uint8_t status; /* 1 open, 2 closed */
     uint16_t member_type;
     uint32_t months_paid;
     int64_t monthly_premium_jpy;
@@ -245,11 +255,9 @@ typedef struct kyosai_client kyosai_client;
  * Returns KYOSAI_OK, KYOSAI_E_INVALID_ARG (endpoint or option), KYOSAI_E_NOMEM, or the error
  * of the last endpoint tried (KYOSAI_E_UNAVAILABLE, KYOSAI_E_TIMEOUT, KYOSAI_E_PROTOCOL,
  * or an ERROR status the node answered HELLO with, e.g. KYOSAI_E_CONNECTION_LIMIT). */
-KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_connect(kyosai_client **out,
-                                                  const char *const *endpoints,
-                                                  size_t endpoint_count,
-                                                  const kyosai_options *opts)
-    __attribute__((nonnull(1, 2)));
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_connect(kyosai_client **out, const char *const *endpoints,
+                                                  size_t endpoint_count, const kyosai_options *opts)
+    KYOSAI_NONNULL(1, 2);
 
 /* Closes the connection and frees the client. NULL allowed. */
 KYOSAI_EXPORT void kyosai_close(kyosai_client *c);
@@ -270,7 +278,7 @@ KYOSAI_EXPORT void kyosai_close(kyosai_client *c);
  * refused the whole batch (e.g. KYOSAI_E_LEDGER_FAILED); retry later with the same events. */
 KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_append(kyosai_client *c, kyosai_event *events,
                                                  uint32_t count, kyosai_result *results)
-    __attribute__((nonnull(1, 2, 4)));
+    KYOSAI_NONNULL(1, 2, 4);
 
 /* Pipelined appends for high-throughput callers: send up to KYOSAI_INFLIGHT_REQUESTS_MAX
  * batches before reading their results. kyosai_append_send fills keys, checks and sends
@@ -287,18 +295,16 @@ KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_append(kyosai_client *c, kyosai_event 
  * not send so much that the node's per-connection limits stall it while nobody reads. */
 KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_append_send(kyosai_client *c, kyosai_event *events,
                                                       uint32_t count, uint64_t *request_id_out)
-    __attribute__((nonnull(1, 2, 4)));
-KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_append_recv(kyosai_client *c,
-                                                      uint64_t *request_id_out,
-                                                      kyosai_result *results,
-                                                      uint32_t results_cap,
+    KYOSAI_NONNULL(1, 2, 4);
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_append_recv(kyosai_client *c, uint64_t *request_id_out,
+                                                      kyosai_result *results, uint32_t results_cap,
                                                       uint32_t *count_out)
-    __attribute__((nonnull(1, 2, 3, 5)));
+    KYOSAI_NONNULL(1, 2, 3, 5);
 
 /* Drops the connection (batches in flight are forgotten) and connects again, trying the
  * endpoints after the last one used first and that one last. Returns as kyosai_connect; on
  * failure the client stays disconnected and the next call tries again. */
-KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_reconnect(kyosai_client *c) __attribute__((nonnull));
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_reconnect(kyosai_client *c) KYOSAI_NONNULL_ALL;
 
 /* Reads one entry: its raw bytes into buf (KYOSAI_ENTRY_BYTES_MAX suffices) and, if
  * entry is not NULL, the decoded fields (payload points into buf). Returns KYOSAI_OK,
@@ -307,9 +313,8 @@ KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_reconnect(kyosai_client *c) __attribut
  * KYOSAI_E_CORRUPT (bytes are not a format-1 entry, or not the seq asked for), or a
  * transport code after retry_count_max retries. */
 KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_get(kyosai_client *c, uint64_t seq, uint8_t *buf,
-                                              size_t buf_cap, size_t *len_out,
-                                              kyosai_entry *entry)
-    __attribute__((nonnull(1, 3, 5)));
+                                              size_t buf_cap, size_t *len_out, kyosai_entry *entry)
+    KYOSAI_NONNULL(1, 3, 5);
 
 /* Calls cb for each entry from_seq..to_seq in seq order, at most count_max
  * (1..KYOSAI_READ_COUNT_MAX) of them per call, asking the node for as many pages as that
@@ -325,15 +330,13 @@ typedef int (*kyosai_entry_cb)(void *ctx, const kyosai_entry *entry, const uint8
 KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_range(kyosai_client *c, uint64_t from_seq,
                                                 uint64_t to_seq, uint32_t count_max,
                                                 kyosai_entry_cb cb, void *ctx,
-                                                uint64_t *next_seq_out)
-    __attribute__((nonnull(1, 5)));
+                                                uint64_t *next_seq_out) KYOSAI_NONNULL(1, 5);
 
 /* Contract state. KYOSAI_OK, KYOSAI_E_NOT_FOUND when the contract is unknown,
  * KYOSAI_E_CONTRACT_ID_INVALID, KYOSAI_E_CORRUPT (a state layout this build cannot read), or
  * a transport code. */
 KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_contract_get(kyosai_client *c, uint64_t contract_id,
-                                                       kyosai_contract *out)
-    __attribute__((nonnull(1, 3)));
+                                                       kyosai_contract *out) KYOSAI_NONNULL(1, 3);
 
 /* One page of a contract's history (entries with contract_seq > after_contract_seq, at
  * most count_max, 1..KYOSAI_READ_COUNT_MAX), in contract_seq order, through cb as in
@@ -342,25 +345,23 @@ KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_contract_get(kyosai_client *c, uint64_
  * kyosai_range, plus KYOSAI_E_CONTRACT_ID_INVALID (an unknown contract has an empty
  * history). */
 KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_history(kyosai_client *c, uint64_t contract_id,
-                                                  uint64_t after_contract_seq,
-                                                  uint32_t count_max, kyosai_entry_cb cb,
-                                                  void *ctx, uint64_t *next_after_out)
-    __attribute__((nonnull(1, 5)));
+                                                  uint64_t after_contract_seq, uint32_t count_max,
+                                                  kyosai_entry_cb cb, void *ctx,
+                                                  uint64_t *next_after_out) KYOSAI_NONNULL(1, 5);
 
 /* Node status. Returns KYOSAI_OK or a node or transport code. */
-KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_status_get(kyosai_client *c, kyosai_status *out)
-    __attribute__((nonnull));
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_status_get(kyosai_client *c,
+                                                     kyosai_status *out) KYOSAI_NONNULL_ALL;
 
 /* The endpoint currently connected ("host:port"); borrowed until the next call. */
-KYOSAI_EXPORT const char *kyosai_endpoint(const kyosai_client *c) __attribute__((nonnull));
+KYOSAI_EXPORT const char *kyosai_endpoint(const kyosai_client *c) KYOSAI_NONNULL_ALL;
 
 /* "KYOSAI_E_NAME: sentence" ("KYOSAI_OK: success") for any int; unknown values give
  * "KYOSAI_E_UNKNOWN: unknown error code". Static, immutable; never NULL. */
 KYOSAI_EXPORT const char *kyosai_strerror(int code);
 
 /* A new time-ordered key: 48-bit Unix ms time in the high bits, then randomness. */
-KYOSAI_EXPORT void kyosai_idem_key_generate(uint8_t key[KYOSAI_IDEM_KEY_BYTES])
-    __attribute__((nonnull));
+KYOSAI_EXPORT void kyosai_idem_key_generate(uint8_t key[KYOSAI_IDEM_KEY_BYTES]) KYOSAI_NONNULL_ALL;
 
 /* Library version, e.g. "0.1.0". */
 KYOSAI_EXPORT const char *kyosai_version(void);

@@ -9,17 +9,15 @@
 
 #include <stddef.h>
 
-static const char *const ky_err_messages[KY_E__COUNT + 1] = {
-    [0] = "KY_OK: success",
+static const char *const ky_err_messages[KY_E__COUNT + 1] = {[0] = "KY_OK: success",
 #define KY_ERR_MSG_(sym, msg) [sym##__IDX] = #sym ": " msg,
-    KY_ERR_LIST(KY_ERR_MSG_)
+                                                             KY_ERR_LIST(KY_ERR_MSG_)
 #undef KY_ERR_MSG_
 };
 
-static const char *const ky_err_names[KY_E__COUNT + 1] = {
-    [0] = "KY_OK",
+static const char *const ky_err_names[KY_E__COUNT + 1] = {[0] = "KY_OK",
 #define KY_ERR_NAME_(sym, msg) [sym##__IDX] = #sym,
-    KY_ERR_LIST(KY_ERR_NAME_)
+                                                          KY_ERR_LIST(KY_ERR_NAME_)
 #undef KY_ERR_NAME_
 };
 

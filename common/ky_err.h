@@ -109,7 +109,7 @@
     X(KY_E_QUEUE_FULL, "per-connection queue is full (queued bytes or requests in flight)")        \
     X(KY_E_PROTOCOL, "peer broke the protocol (unexpected message, type or status)")               \
     X(KY_E_FORBIDDEN, "the client's role does not allow this request")                             \
-    X(KY_E_INTERNAL, "node internal error with no wire status; see the node log") \
+    X(KY_E_INTERNAL, "node internal error with no wire status; see the node log")                  \
     X(KY_E_REPLAY_INVALID, "entry breaks a ledger invariant when replayed (crafted or corrupt)")
 
 /* Contiguous negative codes: KY_E_NOMEM == -1, the next -2, ... */

@@ -35,11 +35,11 @@
 #include "../common/ky_limits.h"
 #include "sha256.h"
 
-#define KY_ENTRY_VERSION 1u
+#define KY_ENTRY_VERSION      1u
 #define KY_ENTRY_HEADER_BYTES 152u
-#define KY_ENTRY_BYTES_MAX (KY_ENTRY_HEADER_BYTES + KY_ENTRY_PAYLOAD_BYTES_MAX)
-#define KY_IDEM_KEY_BYTES 16u
-#define KY_HASH_BYTES KY_SHA256_BYTES
+#define KY_ENTRY_BYTES_MAX    (KY_ENTRY_HEADER_BYTES + KY_ENTRY_PAYLOAD_BYTES_MAX)
+#define KY_IDEM_KEY_BYTES     16u
+#define KY_HASH_BYTES         KY_SHA256_BYTES
 _Static_assert(KY_ENTRY_BYTES_MAX <= KY_WIRE_ENTRY_BYTES_MAX, "an entry fits a wire blob");
 _Static_assert(KY_ENTRY_HEADER_BYTES == 152u, "ky_limits.h spells the header size as 152");
 
@@ -73,48 +73,48 @@ typedef enum ky_scheme {
 } ky_scheme;
 
 /* Event flags (client side; not stored in entries). */
-#define KY_EVENT_LINKED 0x0001u /* succeeds or fails together with the next event */
+#define KY_EVENT_LINKED      0x0001u /* succeeds or fails together with the next event */
 #define KY_EVENT_FLAGS_KNOWN KY_EVENT_LINKED
 
 /* An event as a client submits it: everything the ledger does not assign. The
  * payload is borrowed for the duration of the call that receives the event. */
 typedef struct ky_event {
-    uint8_t kind;                       /* ky_kind, client kinds only */
-    uint8_t scheme;                     /* ky_scheme */
-    uint16_t flags;                     /* KY_EVENT_* */
-    uint16_t subtype;                   /* member type / benefit reason / loan type */
-    uint16_t months;                    /* month count for prepaid / carried over */
-    uint32_t period_yyyymm;             /* month the event is for, or 0 */
-    uint32_t payload_bytes;             /* <= KY_ENTRY_PAYLOAD_BYTES_MAX */
-    uint64_t contract_id;               /* 1..KY_CONTRACT_ID_MAX */
-    uint64_t ref_seq;                   /* earlier entry referenced (reversals), or 0 */
-    int64_t amount_jpy;                 /* JPY, integer */
+    uint8_t kind;                        /* ky_kind, client kinds only */
+    uint8_t scheme;                      /* ky_scheme */
+    uint16_t flags;                      /* KY_EVENT_* */
+    uint16_t subtype;                    /* member type / benefit reason / loan type */
+    uint16_t months;                     /* month count for prepaid / carried over */
+    uint32_t period_yyyymm;              /* month the event is for, or 0 */
+    uint32_t payload_bytes;              /* <= KY_ENTRY_PAYLOAD_BYTES_MAX */
+    uint64_t contract_id;                /* 1..KY_CONTRACT_ID_MAX */
+    uint64_t ref_seq;                    /* earlier entry referenced (reversals), or 0 */
+    int64_t amount_jpy;                  /* JPY, integer */
     uint8_t idem_key[KY_IDEM_KEY_BYTES]; /* client-chosen, time-ordered, non-zero */
-    const uint8_t *payload;             /* borrowed; NULL when payload_bytes == 0 */
+    const uint8_t *payload;              /* borrowed; NULL when payload_bytes == 0 */
 } ky_event;
 
 /* A decoded entry. `payload` points into the bytes that were decoded (borrowed for
  * as long as those bytes live). */
 typedef struct ky_entry {
-    uint8_t version;                            /* KY_ENTRY_VERSION */
-    uint8_t kind;                               /* ky_kind */
-    uint8_t scheme;                             /* ky_scheme */
-    uint8_t flags;                              /* reserved, 0 */
-    uint16_t subtype;                           /* see ky_kind */
-    uint16_t months;                            /* month count */
-    uint32_t period_yyyymm;                     /* yyyymm or 0 */
-    uint32_t payload_bytes;                     /* bytes at payload */
-    uint64_t seq;                               /* 1, 2, 3, ... no gaps */
-    uint64_t epoch;                             /* primary's term that wrote it */
-    uint64_t timestamp_us;                      /* µs since 1970 UTC, never decreasing */
-    uint64_t contract_id;                       /* 0 for system entries */
-    uint64_t contract_seq;                      /* 1, 2, ... within the contract; 0 system */
-    int64_t amount_jpy;                         /* JPY */
-    uint64_t ref_seq;                           /* referenced seq or 0 */
-    uint8_t idem_key[KY_IDEM_KEY_BYTES];        /* from the client (or node for system) */
-    uint8_t prev_hash[KY_HASH_BYTES];           /* leaf hash of seq-1; zeros for seq 1 */
-    uint8_t contract_prev_hash[KY_HASH_BYTES];  /* leaf hash of the contract's previous */
-    const uint8_t *payload;                     /* borrowed, see above */
+    uint8_t version;                           /* KY_ENTRY_VERSION */
+    uint8_t kind;                              /* ky_kind */
+    uint8_t scheme;                            /* ky_scheme */
+    uint8_t flags;                             /* reserved, 0 */
+    uint16_t subtype;                          /* see ky_kind */
+    uint16_t months;                           /* month count */
+    uint32_t period_yyyymm;                    /* yyyymm or 0 */
+    uint32_t payload_bytes;                    /* bytes at payload */
+    uint64_t seq;                              /* 1, 2, 3, ... no gaps */
+    uint64_t epoch;                            /* primary's term that wrote it */
+    uint64_t timestamp_us;                     /* µs since 1970 UTC, never decreasing */
+    uint64_t contract_id;                      /* 0 for system entries */
+    uint64_t contract_seq;                     /* 1, 2, ... within the contract; 0 system */
+    int64_t amount_jpy;                        /* JPY */
+    uint64_t ref_seq;                          /* referenced seq or 0 */
+    uint8_t idem_key[KY_IDEM_KEY_BYTES];       /* from the client (or node for system) */
+    uint8_t prev_hash[KY_HASH_BYTES];          /* leaf hash of seq-1; zeros for seq 1 */
+    uint8_t contract_prev_hash[KY_HASH_BYTES]; /* leaf hash of the contract's previous */
+    const uint8_t *payload;                    /* borrowed, see above */
 } ky_entry;
 
 /* Structural field checks shared by encoder and decoder: version, known kind,

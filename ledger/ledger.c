@@ -112,9 +112,8 @@ static int open_dbis(ky_ledger *l, MDB_txn *txn, unsigned flags) {
         const char *name;
         MDB_dbi *dbi;
     } dbs[] = {
-        {"entries", &l->dbi_entries},     {"history", &l->dbi_history},
-        {"idem", &l->dbi_idem},           {"months", &l->dbi_months},
-        {"contracts", &l->dbi_contracts}, {"epochs", &l->dbi_epochs},
+        {"entries", &l->dbi_entries}, {"history", &l->dbi_history},     {"idem", &l->dbi_idem},
+        {"months", &l->dbi_months},   {"contracts", &l->dbi_contracts}, {"epochs", &l->dbi_epochs},
         {"meta", &l->dbi_meta},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {

@@ -46,14 +46,14 @@
 
 typedef struct ky_ledger ky_ledger;
 
-#define KY_NODE_ID_BYTES 16u
+#define KY_NODE_ID_BYTES         16u
 #define KY_LEDGER_FORMAT_VERSION 1u
 
 typedef struct ky_ledger_options {
-    const char *dir_path; /* directory of the LMDB environment */
-    uint64_t map_bytes;   /* LMDB map size, bytes; 0 = KY_LEDGER_MAP_BYTES_DEFAULT */
-    bool create;          /* create the directory and an empty ledger if missing */
-    bool read_only;       /* no writes, no lock file: auditors and offline verify */
+    const char *dir_path;  /* directory of the LMDB environment */
+    uint64_t map_bytes;    /* LMDB map size, bytes; 0 = KY_LEDGER_MAP_BYTES_DEFAULT */
+    bool create;           /* create the directory and an empty ledger if missing */
+    bool read_only;        /* no writes, no lock file: auditors and offline verify */
     ky_rules_config rules; /* loan limits etc. */
 } ky_ledger_options;
 
@@ -71,12 +71,12 @@ int ky_ledger_open(ky_ledger **out, const ky_ledger_options *opt);
 void ky_ledger_close(ky_ledger *l);
 
 typedef struct ky_ledger_head {
-    uint64_t seq;                      /* last seq, 0 for an empty ledger */
-    uint8_t hash[KY_HASH_BYTES];       /* leaf hash of seq, zeros when empty */
-    uint64_t epoch;                    /* current epoch, 0 before the first */
-    uint64_t timestamp_us;             /* timestamp of seq */
+    uint64_t seq;                       /* last seq, 0 for an empty ledger */
+    uint8_t hash[KY_HASH_BYTES];        /* leaf hash of seq, zeros when empty */
+    uint64_t epoch;                     /* current epoch, 0 before the first */
+    uint64_t timestamp_us;              /* timestamp of seq */
     uint8_t merkle_root[KY_HASH_BYTES]; /* RFC 9162 root of leaves 1..seq */
-    uint8_t node_id[KY_NODE_ID_BYTES]; /* random identity chosen at creation */
+    uint8_t node_id[KY_NODE_ID_BYTES];  /* random identity chosen at creation */
 } ky_ledger_head;
 
 /* Reads the committed head. Any thread. KY_OK or KY_E_STORAGE. */
@@ -117,8 +117,7 @@ int ky_ledger_get(ky_ledger *l, uint64_t seq, uint8_t *buf, size_t buf_cap, size
 /* Called for each stored entry of a scan. `stored` is entry bytes || 8-byte XXH3, not yet
  * checked (the callee decides what to verify); borrowed until the callback returns.
  * Return 0 to go on, anything else to stop the scan with that value. */
-typedef int (*ky_ledger_scan_cb)(void *ctx, uint64_t seq, const uint8_t *stored,
-                                 size_t stored_len);
+typedef int (*ky_ledger_scan_cb)(void *ctx, uint64_t seq, const uint8_t *stored, size_t stored_len);
 
 /* Calls cb for every stored entry with from <= seq <= to, in seq order, inside one read
  * transaction (a consistent snapshot). Returns KY_OK, the callback's non-zero value, or

@@ -13,16 +13,16 @@
 #include "merkle.h"
 
 /* Names of the meta records. */
-#define KY_META_FORMAT "format"
+#define KY_META_FORMAT  "format"
 #define KY_META_NODE_ID "node_id"
-#define KY_META_HEAD "head"
-#define KY_META_MERKLE "merkle"
+#define KY_META_HEAD    "head"
+#define KY_META_MERKLE  "merkle"
 
 /* Stored head record: seq, hash, epoch, timestamp (LE). */
-#define KY_META_HEAD_BYTES (8u + KY_HASH_BYTES + 8u + 8u)
+#define KY_META_HEAD_BYTES       (8u + KY_HASH_BYTES + 8u + 8u)
 #define KY_STORED_CHECKSUM_BYTES 8u
-#define KY_MONTH_KEY_BYTES 12u
-#define KY_HISTORY_KEY_BYTES 16u
+#define KY_MONTH_KEY_BYTES       12u
+#define KY_HISTORY_KEY_BYTES     16u
 
 typedef struct ky_batch ky_batch; /* ledger_write.c */
 
@@ -32,28 +32,28 @@ typedef enum ky_ledger_state {
 } ky_ledger_state;
 
 struct ky_ledger {
-    MDB_env *env;                 /* the LMDB environment */
-    MDB_dbi dbi_entries;          /* seq → entry || xxh3 */
-    MDB_dbi dbi_history;          /* contract, contract_seq → seq */
-    MDB_dbi dbi_idem;             /* idempotency key → seq */
-    MDB_dbi dbi_months;           /* contract, yyyymm → seq */
-    MDB_dbi dbi_contracts;        /* contract → state */
-    MDB_dbi dbi_epochs;           /* epoch → first seq */
-    MDB_dbi dbi_meta;             /* names → values */
-    int lock_fd;                  /* flock'ed kyosai.lock, -1 when read-only */
-    bool read_only;               /* opened without write access */
-    ky_ledger_state state;        /* OPEN or FAILED (poisoned) */
-    ky_rules_config rules;        /* contract rule parameters */
+    MDB_env *env;          /* the LMDB environment */
+    MDB_dbi dbi_entries;   /* seq → entry || xxh3 */
+    MDB_dbi dbi_history;   /* contract, contract_seq → seq */
+    MDB_dbi dbi_idem;      /* idempotency key → seq */
+    MDB_dbi dbi_months;    /* contract, yyyymm → seq */
+    MDB_dbi dbi_contracts; /* contract → state */
+    MDB_dbi dbi_epochs;    /* epoch → first seq */
+    MDB_dbi dbi_meta;      /* names → values */
+    int lock_fd;           /* flock'ed kyosai.lock, -1 when read-only */
+    bool read_only;        /* opened without write access */
+    ky_ledger_state state; /* OPEN or FAILED (poisoned) */
+    ky_rules_config rules; /* contract rule parameters */
     /* Writer-thread state, loaded at open and advanced by each commit. */
-    uint64_t head_seq;                     /* last committed seq */
-    uint8_t head_hash[KY_HASH_BYTES];      /* leaf hash of head_seq */
-    uint64_t head_epoch;                   /* current epoch */
-    uint64_t head_timestamp_us;            /* timestamp of head_seq */
-    uint8_t node_id[KY_NODE_ID_BYTES];     /* identity of this ledger copy */
-    ky_merkle_compact merkle;              /* compact range of leaves 1..head_seq */
-    ky_batch *batch;                       /* staging memory, allocated on first append */
-    uint64_t (*clock_us)(void *ctx);       /* entry timestamp source */
-    void *clock_ctx;                       /* its argument */
+    uint64_t head_seq;                 /* last committed seq */
+    uint8_t head_hash[KY_HASH_BYTES];  /* leaf hash of head_seq */
+    uint64_t head_epoch;               /* current epoch */
+    uint64_t head_timestamp_us;        /* timestamp of head_seq */
+    uint8_t node_id[KY_NODE_ID_BYTES]; /* identity of this ledger copy */
+    ky_merkle_compact merkle;          /* compact range of leaves 1..head_seq */
+    ky_batch *batch;                   /* staging memory, allocated on first append */
+    uint64_t (*clock_us)(void *ctx);   /* entry timestamp source */
+    void *clock_ctx;                   /* its argument */
 };
 
 /* Translates an LMDB return code to ky_err, logging nothing (callers log). */

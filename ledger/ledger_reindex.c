@@ -18,8 +18,8 @@
 typedef struct replay {
     ky_ledger *l;
     MDB_txn *txn;
-    uint64_t expect_seq;               /* next seq the scan must see */
-    uint8_t prev_hash[KY_HASH_BYTES];  /* leaf hash of the previous entry */
+    uint64_t expect_seq;              /* next seq the scan must see */
+    uint8_t prev_hash[KY_HASH_BYTES]; /* leaf hash of the previous entry */
     ky_progress_cb progress;
     void *progress_ctx;
     uint64_t total;
@@ -43,7 +43,8 @@ static int apply_months(replay *r, uint64_t contract, const ky_month_update *m, 
         }
         MDB_val key = {sizeof k, k};
         int rc = mdb_del(r->txn, r->l->dbi_months, &key, NULL);
-        if (rc != MDB_SUCCESS) return rc == MDB_NOTFOUND ? KY_E_CHAIN_BROKEN : ky_ledger_mdb_err(rc);
+        if (rc != MDB_SUCCESS)
+            return rc == MDB_NOTFOUND ? KY_E_CHAIN_BROKEN : ky_ledger_mdb_err(rc);
     }
     return KY_OK;
 }
@@ -79,8 +80,8 @@ static int replay_precheck(replay *r, const ky_entry *e, const ky_contract_state
         return KY_E_REPLAY_INVALID;
     for (uint32_t i = 0; (adds || e->kind == KY_KIND_PREMIUM_REVERSED) && i < n; i++) {
         uint64_t seq = 0;
-        int rc = month_holder(r, e->contract_id,
-                              ky_rules_period_add(holder_of->period_yyyymm, i), &seq);
+        int rc =
+            month_holder(r, e->contract_id, ky_rules_period_add(holder_of->period_yyyymm, i), &seq);
         if (rc != KY_OK) return rc;
         if (adds ? seq != 0 : seq != ref->seq) return KY_E_REPLAY_INVALID;
     }
@@ -196,8 +197,7 @@ int ky_ledger_reindex(ky_ledger *l, bool dry_run, bool *equal_out, ky_progress_c
         rc = ky_ledger_mdb_err(mdb_drop(r.txn, derived[i], 0));
     if (rc == KY_OK) rc = replay_all(&r);
     if (rc == KY_OK) rc = ky_ledger_txn_state_digest(l, r.txn, after);
-    if (rc == KY_OK && equal_out != NULL)
-        *equal_out = memcmp(before, after, KY_HASH_BYTES) == 0;
+    if (rc == KY_OK && equal_out != NULL) *equal_out = memcmp(before, after, KY_HASH_BYTES) == 0;
     if (rc != KY_OK || dry_run) {
         mdb_txn_abort(r.txn);
         return rc;

@@ -26,12 +26,12 @@
 
 enum { TAG_CONTRACT = 1, TAG_MONTH = 2, TAG_IDEM = 3 };
 #define KEY_BYTES_MAX 16u
-#define NO_REC UINT32_MAX
+#define NO_REC        UINT32_MAX
 /* Overlay versions per event at most: its contract and one paid month prefetched, then
  * its contract, its months and its key staged. */
 #define RECS_PER_EVENT (4u + KY_PREPAID_MONTHS_MAX)
-#define RECS_MAX (KY_LEDGER_BATCH_COUNT_MAX * RECS_PER_EVENT)
-#define TABLE_SLOTS (1u << 19)
+#define RECS_MAX       (KY_LEDGER_BATCH_COUNT_MAX * RECS_PER_EVENT)
+#define TABLE_SLOTS    (1u << 19)
 _Static_assert(TABLE_SLOTS >= 2u * RECS_MAX, "overlay table must stay at most half full");
 #define STORED_BYTES_MAX (KY_ENTRY_BYTES_MAX + KY_STORED_CHECKSUM_BYTES)
 
@@ -48,8 +48,8 @@ typedef struct ov_rec {
 } ov_rec;
 
 typedef struct staged_entry {
-    uint32_t offset;  /* into arena: entry bytes || xxh3 */
-    uint32_t len;     /* entry bytes (without checksum) */
+    uint32_t offset; /* into arena: entry bytes || xxh3 */
+    uint32_t len;    /* entry bytes (without checksum) */
 } staged_entry;
 
 typedef struct history_rec {
@@ -58,23 +58,23 @@ typedef struct history_rec {
 } history_rec;
 
 struct ky_batch {
-    ov_rec *recs;            /* version log, RECS_MAX */
-    uint32_t rec_count;      /* versions in use */
-    uint32_t *table;         /* TABLE_SLOTS: newest rec index + 1, 0 = empty */
-    const ov_rec **sorted;   /* RECS_MAX newest versions, sorted in phase 2 */
-    uint8_t *arena;          /* staged stored values */
-    uint32_t arena_used;     /* bytes */
-    staged_entry *entries;   /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
+    ov_rec *recs;          /* version log, RECS_MAX */
+    uint32_t rec_count;    /* versions in use */
+    uint32_t *table;       /* TABLE_SLOTS: newest rec index + 1, 0 = empty */
+    const ov_rec **sorted; /* RECS_MAX newest versions, sorted in phase 2 */
+    uint8_t *arena;        /* staged stored values */
+    uint32_t arena_used;   /* bytes */
+    staged_entry *entries; /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
     uint32_t entry_count;
-    history_rec *history;    /* KY_LEDGER_BATCH_COUNT_MAX */
-    ov_rec *prefetch;        /* KY_LEDGER_BATCH_COUNT_MAX keys to read in key order */
+    history_rec *history; /* KY_LEDGER_BATCH_COUNT_MAX */
+    ov_rec *prefetch;     /* KY_LEDGER_BATCH_COUNT_MAX keys to read in key order */
     uint32_t history_count;
     /* Running head of the batch. */
     uint64_t seq;
     uint8_t hash[KY_HASH_BYTES];
     uint64_t timestamp_us;
     ky_merkle_compact merkle;
-    MDB_txn *txn;            /* the write transaction of this batch */
+    MDB_txn *txn; /* the write transaction of this batch */
 };
 
 void ky_ledger_batch_free(ky_batch *b) {
@@ -435,7 +435,7 @@ typedef struct chain_mark {
 } chain_mark;
 
 static void chain_save(const ky_batch *b, chain_mark *m) {
-    *m = (chain_mark){b->rec_count, b->entry_count, b->arena_used, b->history_count,
+    *m = (chain_mark){b->rec_count, b->entry_count,  b->arena_used, b->history_count,
                       b->seq,       b->timestamp_us, {0},           b->merkle};
     memcpy(m->hash, b->hash, KY_HASH_BYTES);
 }
@@ -452,8 +452,8 @@ static void chain_restore(ky_batch *b, const chain_mark *m) {
 }
 
 /* Judges events[from..to] (a linked chain, or one event); all or nothing. */
-static void judge_chain(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t from,
-                        uint32_t to, ky_event_result *res) {
+static void judge_chain(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t from, uint32_t to,
+                        ky_event_result *res) {
     if (from == to) { /* a lone event: a refusal stages nothing, so no mark is needed */
         judge_event(l, b, &ev[from], &res[from]);
         return;
@@ -558,8 +558,8 @@ static int batch_commit(ky_ledger *l, ky_batch *b) {
         if (rc == KY_OK) rc = write_history(l, b);
         if (rc == KY_OK) rc = write_overlay(l, b);
         if (rc == KY_OK)
-            rc = ky_ledger_txn_put_head(l, b->txn, b->seq, b->hash, l->head_epoch,
-                                        b->timestamp_us, &b->merkle);
+            rc = ky_ledger_txn_put_head(l, b->txn, b->seq, b->hash, l->head_epoch, b->timestamp_us,
+                                        &b->merkle);
     }
     if (rc != KY_OK) {
         mdb_txn_abort(b->txn);

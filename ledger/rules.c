@@ -21,14 +21,14 @@ typedef int (*kind_check_fn)(const ky_rules_config *cfg, const ky_rules_view *vi
                              const ky_event *ev, const ky_contract_state *cs, ky_entry *ref);
 
 typedef struct kind_rule {
-    bool needs_contract;   /* false only for contract_opened */
-    bool allowed_closed;   /* may be posted to a closed contract */
-    field_rule amount;     /* F_ZERO: must be 0; else checked by fn or positive */
-    field_rule period;     /* F_REQUIRED: valid yyyymm; F_ZERO: must be 0 */
-    field_rule months;     /* F_REQUIRED: checked by fn; F_ZERO: must be 0 */
-    field_rule subtype;    /* F_ZERO: must be 0; F_ANY / F_REQUIRED: fn checks */
-    field_rule ref;        /* F_REQUIRED: ref_seq names an entry; F_ZERO: 0 */
-    kind_check_fn check;   /* kind-specific arithmetic and lookups, or NULL */
+    bool needs_contract; /* false only for contract_opened */
+    bool allowed_closed; /* may be posted to a closed contract */
+    field_rule amount;   /* F_ZERO: must be 0; else checked by fn or positive */
+    field_rule period;   /* F_REQUIRED: valid yyyymm; F_ZERO: must be 0 */
+    field_rule months;   /* F_REQUIRED: checked by fn; F_ZERO: must be 0 */
+    field_rule subtype;  /* F_ZERO: must be 0; F_ANY / F_REQUIRED: fn checks */
+    field_rule ref;      /* F_REQUIRED: ref_seq names an entry; F_ZERO: 0 */
+    kind_check_fn check; /* kind-specific arithmetic and lookups, or NULL */
 } kind_rule;
 
 static int check_opened(const ky_rules_config *, const ky_rules_view *, const ky_event *,
@@ -50,22 +50,29 @@ static int check_repaid(const ky_rules_config *, const ky_rules_view *, const ky
 static int check_benefit(const ky_rules_config *, const ky_rules_view *, const ky_event *,
                          const ky_contract_state *, ky_entry *);
 
+/* Field rules in the table: Z must be zero, A anything (the check judges it), R required. */
+#define Z F_ZERO
+#define A F_ANY
+#define R F_REQUIRED
 /* clang-format off */
 static const kind_rule kind_rules[KY_KIND_CLIENT_LAST_ + 1] = {
-    /*                               contract closed amount      period      months      subtype     ref */
-    [KY_KIND_CONTRACT_OPENED]     = {false, false, F_REQUIRED, F_ZERO,     F_ZERO,     F_REQUIRED, F_ZERO,     check_opened},
-    [KY_KIND_PREMIUM_CHANGED]     = {true,  false, F_REQUIRED, F_ZERO,     F_ZERO,     F_ZERO,     F_ZERO,     check_changed},
-    [KY_KIND_PREMIUM_PAID]        = {true,  false, F_REQUIRED, F_REQUIRED, F_ZERO,     F_ZERO,     F_ZERO,     check_paid},
-    [KY_KIND_PREMIUM_REVERSED]    = {true,  true,  F_REQUIRED, F_ZERO,     F_ZERO,     F_ZERO,     F_REQUIRED, check_reversed},
-    [KY_KIND_PREMIUM_PREPAID]     = {true,  false, F_REQUIRED, F_REQUIRED, F_REQUIRED, F_ZERO,     F_ZERO,     check_prepaid},
-    [KY_KIND_MONTHS_CARRIED_OVER] = {true,  false, F_REQUIRED, F_ZERO,     F_REQUIRED, F_ZERO,     F_ZERO,     check_carried},
-    [KY_KIND_LOAN_DISBURSED]      = {true,  false, F_REQUIRED, F_ZERO,     F_ZERO,     F_ANY,      F_ZERO,     check_loan},
-    [KY_KIND_LOAN_REPAID]         = {true,  true,  F_REQUIRED, F_ZERO,     F_ZERO,     F_ZERO,     F_ZERO,     check_repaid},
-    [KY_KIND_BENEFIT_PAID]        = {true,  false, F_REQUIRED, F_ZERO,     F_ZERO,     F_REQUIRED, F_ZERO,     check_benefit},
-    [KY_KIND_CONTRACT_AMENDED]    = {true,  true,  F_ZERO,     F_ZERO,     F_ZERO,     F_ZERO,     F_ZERO,     NULL},
-    [KY_KIND_CONTRACT_CLOSED]     = {true,  false, F_ZERO,     F_ZERO,     F_ZERO,     F_ANY,      F_ZERO,     NULL},
+    /*                           contract closed amt per mon sub ref check */
+    [KY_KIND_CONTRACT_OPENED]     = {false, false, R, Z, Z, R, Z, check_opened},
+    [KY_KIND_PREMIUM_CHANGED]     = {true,  false, R, Z, Z, Z, Z, check_changed},
+    [KY_KIND_PREMIUM_PAID]        = {true,  false, R, R, Z, Z, Z, check_paid},
+    [KY_KIND_PREMIUM_REVERSED]    = {true,  true,  R, Z, Z, Z, R, check_reversed},
+    [KY_KIND_PREMIUM_PREPAID]     = {true,  false, R, R, R, Z, Z, check_prepaid},
+    [KY_KIND_MONTHS_CARRIED_OVER] = {true,  false, R, Z, R, Z, Z, check_carried},
+    [KY_KIND_LOAN_DISBURSED]      = {true,  false, R, Z, Z, A, Z, check_loan},
+    [KY_KIND_LOAN_REPAID]         = {true,  true,  R, Z, Z, Z, Z, check_repaid},
+    [KY_KIND_BENEFIT_PAID]        = {true,  false, R, Z, Z, R, Z, check_benefit},
+    [KY_KIND_CONTRACT_AMENDED]    = {true,  true,  Z, Z, Z, Z, Z, NULL},
+    [KY_KIND_CONTRACT_CLOSED]     = {true,  false, Z, Z, Z, A, Z, NULL},
 };
 /* clang-format on */
+#undef Z
+#undef A
+#undef R
 
 /* Premium range and step per scheme, JPY (DESIGN §1). */
 typedef struct premium_rule {
@@ -132,8 +139,8 @@ static int check_safety_cap(const ky_rules_config *cfg, const ky_contract_state 
     return KY_OK;
 }
 
-static int check_opened(const ky_rules_config *cfg, const ky_rules_view *view,
-                        const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_opened(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                        const ky_contract_state *cs, ky_entry *ref) {
     (void)cfg, (void)view, (void)ref;
     if (cs != NULL) return KY_E_CONTRACT_EXISTS;
     const premium_rule *r = &premium_rules[ev->scheme];
@@ -141,8 +148,8 @@ static int check_opened(const ky_rules_config *cfg, const ky_rules_view *view,
     return ky_rules_premium_valid(ev->scheme, ev->amount_jpy);
 }
 
-static int check_changed(const ky_rules_config *cfg, const ky_rules_view *view,
-                         const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_changed(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                         const ky_contract_state *cs, ky_entry *ref) {
     (void)cfg, (void)view, (void)ref;
     int rc = ky_rules_premium_valid(ev->scheme, ev->amount_jpy);
     if (rc != KY_OK) return rc;
@@ -156,8 +163,8 @@ static int month_free(const ky_rules_view *view, uint64_t contract, uint32_t per
     return seq == 0 ? KY_OK : KY_E_MONTH_ALREADY_PAID;
 }
 
-static int check_paid(const ky_rules_config *cfg, const ky_rules_view *view,
-                      const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_paid(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                      const ky_contract_state *cs, ky_entry *ref) {
     (void)ref;
     int rc = ky_rules_premium_valid(ev->scheme, ev->amount_jpy);
     if (rc != KY_OK) return rc;
@@ -166,8 +173,8 @@ static int check_paid(const ky_rules_config *cfg, const ky_rules_view *view,
     return check_safety_cap(cfg, cs, ev->amount_jpy);
 }
 
-static int check_prepaid(const ky_rules_config *cfg, const ky_rules_view *view,
-                         const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_prepaid(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                         const ky_contract_state *cs, ky_entry *ref) {
     (void)ref;
     if (ev->months < 1 || ev->months > KY_PREPAID_MONTHS_MAX) return KY_E_MONTHS_INVALID;
     if (ev->amount_jpy != cs->monthly_premium_jpy * ev->months) return KY_E_PREPAID_AMOUNT;
@@ -179,8 +186,8 @@ static int check_prepaid(const ky_rules_config *cfg, const ky_rules_view *view,
 }
 
 /* A reversal names a premium entry of the same contract that still holds its months. */
-static int check_reversed(const ky_rules_config *cfg, const ky_rules_view *view,
-                          const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_reversed(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                          const ky_contract_state *cs, ky_entry *ref) {
     (void)cfg, (void)cs;
     int rc = view->entry_get(view->ctx, ev->ref_seq, ref);
     if (rc == KY_E_NOT_FOUND) return KY_E_REVERSAL_TARGET;
@@ -199,29 +206,29 @@ static int check_reversed(const ky_rules_config *cfg, const ky_rules_view *view,
     return KY_OK;
 }
 
-static int check_carried(const ky_rules_config *cfg, const ky_rules_view *view,
-                         const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_carried(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                         const ky_contract_state *cs, ky_entry *ref) {
     (void)view, (void)ref;
     if (ev->months < 1 || ev->months > KY_CARRIED_MONTHS_MAX) return KY_E_MONTHS_INVALID;
     return check_safety_cap(cfg, cs, ev->amount_jpy);
 }
 
-static int check_loan(const ky_rules_config *cfg, const ky_rules_view *view,
-                      const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_loan(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                      const ky_contract_state *cs, ky_entry *ref) {
     (void)view, (void)ref;
     int64_t limit = ky_rules_loan_limit(cfg, cs);
     if (cs->loan_balance_jpy + ev->amount_jpy > limit) return KY_E_LOAN_LIMIT;
     return KY_OK;
 }
 
-static int check_repaid(const ky_rules_config *cfg, const ky_rules_view *view,
-                        const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_repaid(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                        const ky_contract_state *cs, ky_entry *ref) {
     (void)cfg, (void)view, (void)ref;
     return ev->amount_jpy > cs->loan_balance_jpy ? KY_E_LOAN_REPAY_EXCEEDS : KY_OK;
 }
 
-static int check_benefit(const ky_rules_config *cfg, const ky_rules_view *view,
-                         const ky_event *ev, const ky_contract_state *cs, ky_entry *ref) {
+static int check_benefit(const ky_rules_config *cfg, const ky_rules_view *view, const ky_event *ev,
+                         const ky_contract_state *cs, ky_entry *ref) {
     (void)cfg, (void)view, (void)ref;
     if (cs->scheme == KY_SCHEME_SAFETY)
         return ev->subtype == KY_BENEFIT_CANCELLATION ? KY_OK : KY_E_BENEFIT_REASON;
@@ -256,8 +263,7 @@ static int check_envelope(const ky_event *ev) {
     if (ev->kind == 0 || (ev->kind > KY_KIND_CLIENT_LAST_ && !ky_kind_is_system(ev->kind)))
         return KY_E_ENTRY_KIND;
     if (ky_kind_is_system(ev->kind)) return KY_E_KIND_SYSTEM_ONLY;
-    if (ev->scheme != KY_SCHEME_SHOKIBO && ev->scheme != KY_SCHEME_SAFETY)
-        return KY_E_ENTRY_SCHEME;
+    if (ev->scheme != KY_SCHEME_SHOKIBO && ev->scheme != KY_SCHEME_SAFETY) return KY_E_ENTRY_SCHEME;
     if ((ev->flags & ~KY_EVENT_FLAGS_KNOWN) != 0) return KY_E_FLAGS_INVALID;
     if (ev->contract_id == 0 || ev->contract_id > KY_CONTRACT_ID_MAX)
         return KY_E_CONTRACT_ID_INVALID;
@@ -350,8 +356,7 @@ void ky_rules_apply(const ky_entry *e, const ky_entry *ref, ky_contract_state *c
     cs->entry_count = e->contract_seq;
 }
 
-void ky_contract_state_encode(const ky_contract_state *cs,
-                              uint8_t out[KY_CONTRACT_STATE_BYTES]) {
+void ky_contract_state_encode(const ky_contract_state *cs, uint8_t out[KY_CONTRACT_STATE_BYTES]) {
     KY_ASSERT(cs != NULL && out != NULL);
     memset(out, 0, KY_CONTRACT_STATE_BYTES);
     out[0] = KY_CONTRACT_STATE_VERSION;

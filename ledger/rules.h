@@ -37,23 +37,23 @@ enum {
 
 /* Derived state of one contract, updated in the same transaction as its entries. */
 typedef struct ky_contract_state {
-    uint64_t contract_id;              /* 1..KY_CONTRACT_ID_MAX */
-    uint8_t scheme;                    /* ky_scheme */
-    uint8_t status;                    /* ky_contract_status */
-    uint16_t member_type;              /* scheme-defined member type */
-    uint32_t months_paid;              /* months with a premium (incl. prepaid, carried) */
-    int64_t monthly_premium_jpy;       /* current monthly premium, JPY */
-    int64_t total_paid_jpy;            /* premiums paid less reversals, JPY */
-    int64_t loan_balance_jpy;          /* outstanding loan, JPY */
-    uint64_t opened_seq;               /* seq of contract_opened */
-    uint64_t closed_seq;               /* seq that closed it, or 0 */
-    uint64_t last_seq;                 /* seq of the contract's latest entry */
-    uint64_t entry_count;              /* entries of this contract = last contract_seq */
+    uint64_t contract_id;                  /* 1..KY_CONTRACT_ID_MAX */
+    uint8_t scheme;                        /* ky_scheme */
+    uint8_t status;                        /* ky_contract_status */
+    uint16_t member_type;                  /* scheme-defined member type */
+    uint32_t months_paid;                  /* months with a premium (incl. prepaid, carried) */
+    int64_t monthly_premium_jpy;           /* current monthly premium, JPY */
+    int64_t total_paid_jpy;                /* premiums paid less reversals, JPY */
+    int64_t loan_balance_jpy;              /* outstanding loan, JPY */
+    uint64_t opened_seq;                   /* seq of contract_opened */
+    uint64_t closed_seq;                   /* seq that closed it, or 0 */
+    uint64_t last_seq;                     /* seq of the contract's latest entry */
+    uint64_t entry_count;                  /* entries of this contract = last contract_seq */
     uint8_t last_leaf_hash[KY_HASH_BYTES]; /* leaf hash of the latest entry */
 } ky_contract_state;
 
 #define KY_CONTRACT_STATE_VERSION 1u
-#define KY_CONTRACT_STATE_BYTES 112u
+#define KY_CONTRACT_STATE_BYTES   112u
 
 /* Loan limits; configurable (DESIGN §3.4). Percentages are of premiums paid. */
 typedef struct ky_loan_tier {
@@ -65,9 +65,9 @@ typedef struct ky_loan_tier {
 
 typedef struct ky_rules_config {
     ky_loan_tier shokibo_loan_tiers[KY_LOAN_TIERS_MAX]; /* ascending months_paid_min */
-    uint32_t safety_loan_multiple;                       /* × premiums paid (10) */
-    int64_t safety_loan_jpy_max;                         /* absolute cap (80,000,000) */
-    int64_t safety_premium_total_jpy_max;                /* 8,000,000 */
+    uint32_t safety_loan_multiple;                      /* × premiums paid (10) */
+    int64_t safety_loan_jpy_max;                        /* absolute cap (80,000,000) */
+    int64_t safety_premium_total_jpy_max;               /* 8,000,000 */
 } ky_rules_config;
 
 /* Fills the defaults: shokibo 70 % from 12 months, 80 % from 36, 90 % from 120;
@@ -79,8 +79,7 @@ typedef struct ky_rules_view {
     void *ctx;
     /* *seq_out = seq of the premium entry holding (contract, month), 0 if unpaid.
      * Returns KY_OK or a storage error. */
-    int (*month_paid)(void *ctx, uint64_t contract_id, uint32_t period_yyyymm,
-                      uint64_t *seq_out);
+    int (*month_paid)(void *ctx, uint64_t contract_id, uint32_t period_yyyymm, uint64_t *seq_out);
     /* Decodes the entry at seq into *out (payload may be NULL). KY_E_NOT_FOUND if absent. */
     int (*entry_get)(void *ctx, uint64_t seq, ky_entry *out);
 } ky_rules_view;

@@ -15,7 +15,9 @@
 _Static_assert(sizeof(SHA256_CTX) <= sizeof(ky_sha256_ctx), "ky_sha256_ctx too small");
 _Static_assert(SHA256_DIGEST_LENGTH == KY_SHA256_BYTES, "digest size");
 
-void ky_sha256_init(ky_sha256_ctx *ctx) { SHA256_Init((SHA256_CTX *)(void *)ctx); }
+void ky_sha256_init(ky_sha256_ctx *ctx) {
+    SHA256_Init((SHA256_CTX *)(void *)ctx);
+}
 
 void ky_sha256_update(ky_sha256_ctx *ctx, const void *data, size_t data_bytes) {
     SHA256_Update((SHA256_CTX *)(void *)ctx, data, data_bytes);

@@ -53,8 +53,7 @@ static int slots_grow(walk *w) {
     contract_slot *n = calloc(cap, sizeof *n);
     if (n == NULL) return KY_E_NOMEM;
     for (uint64_t i = 0; i < w->slot_cap; i++) {
-        if (w->slots[i].contract_id != 0)
-            *slot_find(n, cap, w->slots[i].contract_id) = w->slots[i];
+        if (w->slots[i].contract_id != 0) *slot_find(n, cap, w->slots[i].contract_id) = w->slots[i];
     }
     free(w->slots);
     w->slots = n;
@@ -153,8 +152,11 @@ int ky_verify_range(ky_ledger *l, uint64_t from_seq, uint64_t to_seq, ky_progres
     rep->from_seq = from_seq;
     rep->to_seq = to_seq;
     if (from_seq > to_seq) return KY_OK; /* nothing to check */
-    walk w = {.rep = rep, .expect_seq = from_seq, .check_contracts = from_seq == 1,
-              .progress = progress, .progress_ctx = progress_ctx};
+    walk w = {.rep = rep,
+              .expect_seq = from_seq,
+              .check_contracts = from_seq == 1,
+              .progress = progress,
+              .progress_ctx = progress_ctx};
     ky_merkle_compact_init(&w.merkle);
     rc = start_link(l, from_seq, w.prev);
     if (rc != KY_OK) {

@@ -20,16 +20,16 @@
 #include "ledger.h"
 
 typedef struct ky_verify_report {
-    uint64_t from_seq;                   /* first seq checked */
-    uint64_t to_seq;                     /* last seq asked for (clamped to the head) */
-    uint64_t checked_count;              /* entries that passed every check */
-    uint64_t contract_count;             /* distinct contracts seen (full walks) */
-    uint64_t first_bad_seq;              /* 0 when everything verified */
-    int bad_code;                        /* ky_err of the first failure, KY_OK if none */
-    char reason[200];                    /* one sentence on the first failure */
+    uint64_t from_seq;                     /* first seq checked */
+    uint64_t to_seq;                       /* last seq asked for (clamped to the head) */
+    uint64_t checked_count;                /* entries that passed every check */
+    uint64_t contract_count;               /* distinct contracts seen (full walks) */
+    uint64_t first_bad_seq;                /* 0 when everything verified */
+    int bad_code;                          /* ky_err of the first failure, KY_OK if none */
+    char reason[200];                      /* one sentence on the first failure */
     uint8_t last_leaf_hash[KY_HASH_BYTES]; /* leaf hash of the last checked entry */
-    uint8_t merkle_root[KY_HASH_BYTES];  /* RFC 9162 root of 1..to_seq (full walks) */
-    bool head_checked;                   /* walk covered 1..head: head record and root checked */
+    uint8_t merkle_root[KY_HASH_BYTES];    /* RFC 9162 root of 1..to_seq (full walks) */
+    bool head_checked;                     /* walk covered 1..head: head record and root checked */
 } ky_verify_report;
 
 /* Verifies entries from_seq..to_seq (to_seq 0 or past the head means the head). With

@@ -19,20 +19,23 @@
 typedef enum setting_type { T_U64, T_STR } setting_type;
 
 typedef struct setting {
-    const char *section;  /* INI section */
-    const char *name;     /* key, unit last */
+    const char *section; /* INI section */
+    const char *name;    /* key, unit last */
     setting_type type;
-    size_t offset;        /* in ky_config */
-    size_t str_cap;       /* T_STR: buffer size */
-    uint64_t min, max;    /* T_U64 bounds, inclusive */
-    const char *def;      /* default, as text */
-    const char *doc;      /* one sentence for the sample file */
+    size_t offset;     /* in ky_config */
+    size_t str_cap;    /* T_STR: buffer size */
+    uint64_t min, max; /* T_U64 bounds, inclusive */
+    const char *def;   /* default, as text */
+    const char *doc;   /* one sentence for the sample file */
 } setting;
 
 #define U64(sec, field, lo, hi, d, doc)                                                            \
-    {sec, #field, T_U64, offsetof(ky_config, field), 0, lo, hi, d, doc}
+    { sec, #field, T_U64, offsetof(ky_config, field), 0, lo, hi, d, doc }
 #define STR(sec, field, d, doc)                                                                    \
-    {sec, #field, T_STR, offsetof(ky_config, field), sizeof(((ky_config *)0)->field), 0, 0, d, doc}
+    {                                                                                              \
+        sec, #field, T_STR, offsetof(ky_config, field), sizeof(((ky_config *)0)->field), 0, 0, d,  \
+            doc                                                                                    \
+    }
 
 static const setting settings[] = {
     STR("node", listen_addr, "127.0.0.1", "IPv4 address to listen on"),
@@ -43,8 +46,8 @@ static const setting settings[] = {
     U64("node", shutdown_grace_ms, 0, 600000, "10000",
         "on SIGTERM, time to finish in-flight appends before the node exits, ms"),
     U64("limits", connections_max, 1, 65536, "1024", "concurrent client connections"),
-    U64("limits", frame_body_bytes_max, KY_WIRE_FRAME_BODY_BYTES_MIN, KY_WIRE_FRAME_BODY_BYTES_MAX, "4194304",
-        "largest request frame body accepted, bytes"),
+    U64("limits", frame_body_bytes_max, KY_WIRE_FRAME_BODY_BYTES_MIN, KY_WIRE_FRAME_BODY_BYTES_MAX,
+        "4194304", "largest request frame body accepted, bytes"),
     U64("limits", queued_bytes_per_connection_max, 65536, 1ull << 30, "16777216",
         "unsent response bytes per connection before the node stops reading from it"),
     U64("limits", inflight_requests_per_connection_max, 1, 65536, "1024",
@@ -87,8 +90,8 @@ static int apply(ky_config *c, const setting *s, const char *value, char *err, s
         return KY_E_RANGE;
     }
     if (v < s->min || v > s->max) {
-        snprintf(err, cap, "%s: %llu is outside %llu..%llu", s->name, v,
-                 (unsigned long long)s->min, (unsigned long long)s->max);
+        snprintf(err, cap, "%s: %llu is outside %llu..%llu", s->name, v, (unsigned long long)s->min,
+                 (unsigned long long)s->max);
         return KY_E_RANGE;
     }
     memcpy(field, &(uint64_t){v}, sizeof(uint64_t));

@@ -18,19 +18,19 @@
 #include <stdio.h>
 
 typedef struct ky_config {
-    char listen_addr[64];             /* IPv4 address to listen on */
-    uint64_t listen_port;             /* TCP port */
-    char data_dir[512];               /* ledger directory */
-    uint64_t map_bytes;               /* LMDB map size, bytes */
-    uint64_t connections_max;         /* concurrent client connections */
-    uint64_t frame_body_bytes_max;    /* largest request body accepted, bytes */
-    uint64_t queued_bytes_per_connection_max; /* unsent response bytes before reads pause */
+    char listen_addr[64];                          /* IPv4 address to listen on */
+    uint64_t listen_port;                          /* TCP port */
+    char data_dir[512];                            /* ledger directory */
+    uint64_t map_bytes;                            /* LMDB map size, bytes */
+    uint64_t connections_max;                      /* concurrent client connections */
+    uint64_t frame_body_bytes_max;                 /* largest request body accepted, bytes */
+    uint64_t queued_bytes_per_connection_max;      /* unsent response bytes before reads pause */
     uint64_t inflight_requests_per_connection_max; /* pipelined requests per connection */
-    uint64_t idle_timeout_ms;         /* close a connection silent this long */
-    uint64_t read_timeout_ms;         /* a started frame must complete within this */
-    uint64_t batch_count_max;         /* events per group commit */
-    uint64_t writer_queue_requests_max; /* append requests waiting for the writer */
-    uint64_t shutdown_grace_ms;       /* time to finish in-flight work on SIGTERM */
+    uint64_t idle_timeout_ms;                      /* close a connection silent this long */
+    uint64_t read_timeout_ms;                      /* a started frame must complete within this */
+    uint64_t batch_count_max;                      /* events per group commit */
+    uint64_t writer_queue_requests_max;            /* append requests waiting for the writer */
+    uint64_t shutdown_grace_ms;                    /* time to finish in-flight work on SIGTERM */
 } ky_config;
 
 /* Fills every setting with its default. */

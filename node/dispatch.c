@@ -27,8 +27,8 @@ typedef int (*encode_fn)(void *ctx, uint8_t *out, size_t cap, size_t *len);
 
 /* Reserves a frame in the output buffer, lets encode write the body in place, seals it.
  * On an encoding error nothing is queued and the error is returned (the caller answers). */
-static int respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id,
-                   size_t body_cap, encode_fn encode, void *ctx) {
+static int respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id, size_t body_cap,
+                   encode_fn encode, void *ctx) {
     if (c->state == KY_CONN_FREE || c->write_failed) return KY_OK;
     uint8_t *frame = ky_conn_out_reserve(c, KY_WIRE_HEADER_BYTES + body_cap);
     if (frame == NULL) {
@@ -75,8 +75,8 @@ size_t ky_server_error_frame(uint8_t *buf, size_t cap, uint64_t request_id, int 
     return frame;
 }
 
-void ky_server_send_error(ky_server *s, ky_conn *c, uint64_t request_id, int err,
-                          const char *what, const char *message) {
+void ky_server_send_error(ky_server *s, ky_conn *c, uint64_t request_id, int err, const char *what,
+                          const char *message) {
     char full[KY_WIRE_ERROR_MESSAGE_BYTES_MAX + 1];
     if (strncmp(message, "KY_E_", 5) != 0) { /* every message starts with its name */
         snprintf(full, sizeof full, "%s: %s", ky_errname(err), message);
@@ -91,8 +91,8 @@ void ky_server_frame_error(ky_server *s, ky_conn *c, int err) {
     const ky_frame_header *h = ky_frame_reader_header(&c->reader);
     uint64_t rid = h != NULL ? h->request_id : 0;
     const char *what = err == KY_E_FRAME_TOO_LARGE ? "frame_body_bytes_max" : "frame";
-    ky_log("warn", "bad frame from client; closing", "conn=%" PRIu64 " peer=%s error=%s",
-           c->gen, c->peer, ky_errname(err));
+    ky_log("warn", "bad frame from client; closing", "conn=%" PRIu64 " peer=%s error=%s", c->gen,
+           c->peer, ky_errname(err));
     ky_server_send_error(s, c, rid, err, what, ky_strerror(err));
     ky_conn_close_later(s, c, ky_errname(err));
 }
@@ -106,14 +106,20 @@ typedef struct read_ctx {
     int err; /* a request-level refusal found while encoding */
 } read_ctx;
 
-static int role_now(void) { return KY_WIRE_ROLE_STANDALONE; }
+static int role_now(void) {
+    return KY_WIRE_ROLE_STANDALONE;
+}
 
 static int encode_hello(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     read_ctx *r = ctx;
     ky_ledger_head h;
     int rc = ky_ledger_head_get(r->s->ledger, &h);
     if (rc != KY_OK) return rc;
-    ky_msg_hello_resp m = {1, (uint8_t)role_now(), h.epoch, {0}, h.seq,
+    ky_msg_hello_resp m = {1,
+                           (uint8_t)role_now(),
+                           h.epoch,
+                           {0},
+                           h.seq,
                            (uint32_t)r->s->cfg.frame_body_bytes_max,
                            (uint32_t)r->s->cfg.batch_count_max};
     memcpy(m.node_id, h.node_id, KY_WIRE_NODE_ID_BYTES);
@@ -203,8 +209,8 @@ static int encode_history(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     if (rc != KY_OK) return r->err = rc;
     uint64_t seqs[KY_HISTORY_PAGE_COUNT_MAX];
     uint32_t n = 0;
-    rc = ky_ledger_history(r->s->ledger, q.contract_id, q.after_contract_seq, seqs, q.count_max,
-                           &n);
+    rc =
+        ky_ledger_history(r->s->ledger, q.contract_id, q.after_contract_seq, seqs, q.count_max, &n);
     page_ctx p = {0};
     if (rc == KY_OK) rc = ky_msg_entries_begin(&p.w, KY_MSG_HISTORY, q.count_max, out, cap);
     uint32_t added = 0;
@@ -222,8 +228,7 @@ static int encode_history(void *ctx, uint8_t *out, size_t cap, size_t *len) {
 
 /* ---- appends --------------------------------------------------------------------- */
 
-static void handle_append(ky_server *s, ky_conn *c, const ky_frame_header *h,
-                          const uint8_t *body) {
+static void handle_append(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
     ky_append_req *req = calloc(1, sizeof *req);
     uint32_t cap = (uint32_t)s->cfg.batch_count_max;
     if (req != NULL) {
@@ -297,8 +302,7 @@ void ky_server_complete_appends(ky_server *s) {
 
 /* ---- dispatch -------------------------------------------------------------------- */
 
-void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h,
-                        const uint8_t *body) {
+void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
     int rc = ky_msg_header_check(h);
     if (rc == KY_OK && (h->flags & KY_FRAME_FLAG_RESPONSE)) rc = KY_E_FRAME_TYPE;
     if (rc != KY_OK) {
@@ -321,11 +325,23 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h,
         fn = encode_hello;
         break;
     }
-    case KY_MSG_STATUS: rc = ky_msg_status_decode(body, h->body_bytes); fn = encode_status; break;
-    case KY_MSG_GET: fn = encode_get; cap = ENTRY_BODY_BYTES_MAX; break;
+    case KY_MSG_STATUS:
+        rc = ky_msg_status_decode(body, h->body_bytes);
+        fn = encode_status;
+        break;
+    case KY_MSG_GET:
+        fn = encode_get;
+        cap = ENTRY_BODY_BYTES_MAX;
+        break;
     case KY_MSG_CONTRACT: fn = encode_contract; break;
-    case KY_MSG_RANGE: fn = encode_range; cap = KY_WIRE_FRAME_BODY_BYTES_MAX; break;
-    case KY_MSG_HISTORY: fn = encode_history; cap = KY_WIRE_FRAME_BODY_BYTES_MAX; break;
+    case KY_MSG_RANGE:
+        fn = encode_range;
+        cap = KY_WIRE_FRAME_BODY_BYTES_MAX;
+        break;
+    case KY_MSG_HISTORY:
+        fn = encode_history;
+        cap = KY_WIRE_FRAME_BODY_BYTES_MAX;
+        break;
     default: rc = KY_E_FRAME_TYPE; break;
     }
     if (rc != KY_OK) {
@@ -335,9 +351,9 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h,
     /* A refusal found while reading (not found, corrupt, malformed) becomes an ERROR. */
     rc = respond(s, c, h->type, h->request_id, cap, fn, &r);
     if (rc != KY_OK) {
-        if (r.err == KY_OK) ky_log("error", "response encoding failed", "type=%u error=%s",
-                                   h->type, ky_errname(rc));
-        ky_server_send_error(s, c, h->request_id, rc, ky_msg_type_name(h->type),
-                             ky_strerror(rc));
+        if (r.err == KY_OK)
+            ky_log("error", "response encoding failed", "type=%u error=%s", h->type,
+                   ky_errname(rc));
+        ky_server_send_error(s, c, h->request_id, rc, ky_msg_type_name(h->type), ky_strerror(rc));
     }
 }

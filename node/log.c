@@ -21,6 +21,6 @@ void ky_log(const char *level, const char *msg, const char *fmt, ...) {
         vsnprintf(tail + 1, sizeof tail - 1, fmt, ap);
         va_end(ap);
     }
-    fprintf(stderr, "ts=%s.%03ldZ level=%s msg=\"%s\"%s\n", when, ts.tv_nsec / 1000000L, level,
-            msg, tail);
+    fprintf(stderr, "ts=%s.%03ldZ level=%s msg=\"%s\"%s\n", when, ts.tv_nsec / 1000000L, level, msg,
+            tail);
 }

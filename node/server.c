@@ -94,13 +94,17 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
 
 /* ---- writing --------------------------------------------------------------------- */
 
-bool ky_conn_flush_pending(const ky_conn *c) { return c->wlen > c->woff; }
+bool ky_conn_flush_pending(const ky_conn *c) {
+    return c->wlen > c->woff;
+}
 
 static void conn_update_read(ky_server *s, ky_conn *c) {
     bool pause = c->wlen - c->woff > s->cfg.queued_bytes_per_connection_max ||
                  c->inflight >= s->cfg.inflight_requests_per_connection_max || s->stopping;
-    if (c->state != KY_CONN_OPEN || pause) ev_io_stop(s->loop, &c->rio);
-    else ev_io_start(s->loop, &c->rio);
+    if (c->state != KY_CONN_OPEN || pause)
+        ev_io_stop(s->loop, &c->rio);
+    else
+        ev_io_start(s->loop, &c->rio);
 }
 
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -215,8 +219,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 static void refuse_connection(ky_server *s, int fd) {
     uint8_t frame[KY_WIRE_HEADER_BYTES + 600];
     size_t n = ky_server_error_frame(frame, sizeof frame, 0, KY_E_CONNECTION_LIMIT,
-                                     "connections_max",
-                                     ky_strerror(KY_E_CONNECTION_LIMIT));
+                                     "connections_max", ky_strerror(KY_E_CONNECTION_LIMIT));
     if (n > 0 && send(fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) { /* best effort */
     }
     close(fd);
@@ -229,8 +232,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     for (int i = 0; i < 64; i++) { /* bounded per callback: fairness */
         struct sockaddr_in peer;
         socklen_t plen = sizeof peer;
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &plen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(s->listen_fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
         if (s->stopping) {
             close(fd);
@@ -245,8 +248,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
         c->server = s;
-        snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(peer.sin_addr),
-                 ntohs(peer.sin_port));
+        snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(peer.sin_addr), ntohs(peer.sin_port));
         s->conn_count++;
         ev_io_init(&c->rio, read_cb, fd, EV_READ);
         ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
@@ -318,8 +320,7 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents) {
     ky_server_complete_appends(w->data);
 }
 
-int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *err,
-                   size_t cap) {
+int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *err, size_t cap) {
     *out = NULL;
     ky_server *s = calloc(1, sizeof *s);
     if (s == NULL) return KY_E_NOMEM;
@@ -366,7 +367,9 @@ int ky_server_run(ky_server *s) {
     return KY_OK;
 }
 
-unsigned ky_server_port(const ky_server *s) { return (unsigned)s->cfg.listen_port; }
+unsigned ky_server_port(const ky_server *s) {
+    return (unsigned)s->cfg.listen_port;
+}
 
 void ky_server_close(ky_server *s) {
     if (s == NULL) return;

@@ -30,8 +30,7 @@ typedef struct ky_server ky_server;
 
 /* Binds and listens, starts the writer. On failure everything is released and a message
  * is written to err. Returns KY_OK, KY_E_IO (bind/listen; message says why), KY_E_NOMEM. */
-int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *err,
-                   size_t err_cap);
+int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *err, size_t err_cap);
 
 /* Runs the loop until SIGTERM/SIGINT, then shuts down cleanly: stops accepting, stops
  * reading, lets the writer finish queued appends (up to shutdown_grace_ms) and sends their

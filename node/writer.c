@@ -21,27 +21,29 @@ typedef struct req_queue {
 
 struct ky_writer {
     ky_ledger *ledger;
-    uint32_t batch_count_max;      /* events per ledger batch */
-    uint32_t queue_requests_max;   /* inbox bound */
+    uint32_t batch_count_max;    /* events per ledger batch */
+    uint32_t queue_requests_max; /* inbox bound */
     struct ev_loop *loop;
     ev_async *async;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    req_queue inbox;               /* guarded by mu */
-    req_queue done;                /* guarded by mu */
-    uint64_t in_writer;            /* requests taken but not yet done; guarded by mu */
-    bool draining;                 /* no new requests; guarded by mu */
-    bool stop;                     /* thread exits when inbox empty; guarded by mu */
-    ky_event *events;              /* batch_count_max, writer thread only */
-    ky_event_result *results;      /* batch_count_max, writer thread only */
+    req_queue inbox;          /* guarded by mu */
+    req_queue done;           /* guarded by mu */
+    uint64_t in_writer;       /* requests taken but not yet done; guarded by mu */
+    bool draining;            /* no new requests; guarded by mu */
+    bool stop;                /* thread exits when inbox empty; guarded by mu */
+    ky_event *events;         /* batch_count_max, writer thread only */
+    ky_event_result *results; /* batch_count_max, writer thread only */
     ky_writer_stats stats;
 };
 
 static void q_push(req_queue *q, ky_append_req *r) {
     r->next = NULL;
-    if (q->tail) q->tail->next = r;
-    else q->head = r;
+    if (q->tail)
+        q->tail->next = r;
+    else
+        q->head = r;
     q->tail = r;
     q->count++;
 }
@@ -172,9 +174,9 @@ fail_free:
 int ky_writer_submit(ky_writer *w, ky_append_req *req) {
     KY_ASSERT(req != NULL && req->count >= 1 && req->count <= w->batch_count_max);
     pthread_mutex_lock(&w->mu);
-    int rc = w->draining                                 ? KY_E_UNAVAILABLE
+    int rc = w->draining                               ? KY_E_UNAVAILABLE
              : w->inbox.count >= w->queue_requests_max ? KY_E_QUEUE_FULL
-                                                         : KY_OK;
+                                                       : KY_OK;
     if (rc == KY_OK) {
         q_push(&w->inbox, req);
         pthread_cond_signal(&w->cv);
@@ -199,7 +201,9 @@ uint64_t ky_writer_pending(ky_writer *w) {
     return n;
 }
 
-const ky_writer_stats *ky_writer_stats_get(ky_writer *w) { return &w->stats; }
+const ky_writer_stats *ky_writer_stats_get(ky_writer *w) {
+    return &w->stats;
+}
 
 void ky_writer_drain(ky_writer *w) {
     pthread_mutex_lock(&w->mu);

@@ -34,22 +34,22 @@
 #include "../proto/msg.h"
 
 typedef struct ky_append_req {
-    uint32_t conn_slot;        /* connection that sent it */
-    uint64_t conn_gen;         /* its generation (a reused slot has another) */
-    uint64_t request_id;       /* echoed in the response */
-    uint8_t *body;             /* owned copy of the frame body the events point into */
-    ky_wire_event *events;     /* decoded events, owned */
-    ky_event_result *results;  /* filled by the writer, owned */
-    uint32_t count;            /* events */
-    int batch_rc;              /* KY_OK, or a batch-wide error (no event written) */
+    uint32_t conn_slot;         /* connection that sent it */
+    uint64_t conn_gen;          /* its generation (a reused slot has another) */
+    uint64_t request_id;        /* echoed in the response */
+    uint8_t *body;              /* owned copy of the frame body the events point into */
+    ky_wire_event *events;      /* decoded events, owned */
+    ky_event_result *results;   /* filled by the writer, owned */
+    uint32_t count;             /* events */
+    int batch_rc;               /* KY_OK, or a batch-wide error (no event written) */
     struct ky_append_req *next; /* queue link */
 } ky_append_req;
 
 typedef struct ky_writer_stats {
-    _Atomic uint64_t batches_total;  /* ledger transactions committed */
-    _Atomic uint64_t events_total;   /* new entries written (not duplicates) */
-    _Atomic uint64_t refused_total;  /* events refused by a rule or limit */
-    _Atomic uint64_t appends_total;  /* append requests completed */
+    _Atomic uint64_t batches_total; /* ledger transactions committed */
+    _Atomic uint64_t events_total;  /* new entries written (not duplicates) */
+    _Atomic uint64_t refused_total; /* events refused by a rule or limit */
+    _Atomic uint64_t appends_total; /* append requests completed */
 } ky_writer_stats;
 
 typedef struct ky_writer ky_writer;

@@ -45,13 +45,13 @@ static void print_entry_json(FILE *out, const ky_entry *e, const char *leaf, con
                              const char *cprev, const char *key) {
     fprintf(out,
             "{\"seq\":%" PRIu64 ",\"epoch\":%" PRIu64 ",\"timestamp_us\":%" PRIu64
-            ",\"kind\":\"%s\",\"scheme\":\"%s\",\"contract\":%" PRIu64
-            ",\"contract_seq\":%" PRIu64 ",\"amount\":%" PRId64 ",\"period\":%u,\"months\":%u"
+            ",\"kind\":\"%s\",\"scheme\":\"%s\",\"contract\":%" PRIu64 ",\"contract_seq\":%" PRIu64
+            ",\"amount\":%" PRId64 ",\"period\":%u,\"months\":%u"
             ",\"subtype\":%u,\"ref_seq\":%" PRIu64 ",\"idem_key\":\"%s\",\"prev_hash\":\"%s\""
             ",\"contract_prev_hash\":\"%s\",\"leaf_hash\":\"%s\",\"payload_bytes\":%u",
             e->seq, e->epoch, e->timestamp_us, ky_kind_name(e->kind), ky_scheme_name(e->scheme),
-            e->contract_id, e->contract_seq, e->amount_jpy, e->period_yyyymm, e->months,
-            e->subtype, e->ref_seq, key, prev, cprev, leaf, e->payload_bytes);
+            e->contract_id, e->contract_seq, e->amount_jpy, e->period_yyyymm, e->months, e->subtype,
+            e->ref_seq, key, prev, cprev, leaf, e->payload_bytes);
     if (e->payload_bytes > 0 && printable(e->payload, e->payload_bytes))
         fprintf(out, ",\"payload\":\"%.*s\"", (int)e->payload_bytes, (const char *)e->payload);
     fprintf(out, "}\n");
@@ -108,8 +108,8 @@ void ky_cli_print_contract(FILE *out, const ky_contract_state *cs, bool json) {
                 ",\"last_leaf_hash\":\"%s\"}\n",
                 cs->contract_id, ky_scheme_name(cs->scheme), status_name(cs->status),
                 cs->member_type, cs->monthly_premium_jpy, cs->months_paid, cs->total_paid_jpy,
-                cs->loan_balance_jpy, cs->opened_seq, cs->closed_seq, cs->last_seq,
-                cs->entry_count, lh);
+                cs->loan_balance_jpy, cs->opened_seq, cs->closed_seq, cs->last_seq, cs->entry_count,
+                lh);
         return;
     }
     fprintf(out,
@@ -119,10 +119,9 @@ void ky_cli_print_contract(FILE *out, const ky_contract_state *cs, bool json) {
             "  total paid       %" PRId64 " JPY\n"
             "  loan balance     %" PRId64 " JPY\n"
             "  entries          %" PRIu64 " (opened at seq %" PRIu64 ", last seq %" PRIu64 ")\n",
-            cs->contract_id, ky_scheme_name(cs->scheme), cs->member_type,
-            status_name(cs->status), cs->monthly_premium_jpy, cs->months_paid,
-            cs->total_paid_jpy, cs->loan_balance_jpy, cs->entry_count, cs->opened_seq,
-            cs->last_seq);
+            cs->contract_id, ky_scheme_name(cs->scheme), cs->member_type, status_name(cs->status),
+            cs->monthly_premium_jpy, cs->months_paid, cs->total_paid_jpy, cs->loan_balance_jpy,
+            cs->entry_count, cs->opened_seq, cs->last_seq);
     if (cs->closed_seq != 0) fprintf(out, "  closed at seq    %" PRIu64 "\n", cs->closed_seq);
 }
 
@@ -154,10 +153,11 @@ void ky_cli_print_verify(FILE *out, const ky_verify_report *r, double secs, bool
                 "{\"ok\":%s,\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"checked\":%" PRIu64
                 ",\"contracts\":%" PRIu64 ",\"first_bad_seq\":%" PRIu64
                 ",\"error\":\"%s\",\"reason\":\"%s\",\"last_leaf_hash\":\"%s\""
-                ",\"merkle_root\":\"%s\",\"head_checked\":%s,\"seconds\":%.3f,\"entries_per_s\":%.0f}\n",
-                r->first_bad_seq == 0 ? "true" : "false", r->from_seq, r->to_seq,
-                r->checked_count, r->contract_count, r->first_bad_seq, ky_errname(r->bad_code),
-                r->reason, lh, mr, r->head_checked ? "true" : "false", secs, rate);
+                ",\"merkle_root\":\"%s\",\"head_checked\":%s,\"seconds\":%.3f,\"entries_per_s\":%."
+                "0f}\n",
+                r->first_bad_seq == 0 ? "true" : "false", r->from_seq, r->to_seq, r->checked_count,
+                r->contract_count, r->first_bad_seq, ky_errname(r->bad_code), r->reason, lh, mr,
+                r->head_checked ? "true" : "false", secs, rate);
         return;
     }
     if (r->first_bad_seq != 0) {
@@ -170,8 +170,10 @@ void ky_cli_print_verify(FILE *out, const ky_verify_report *r, double secs, bool
             r->to_seq, r->checked_count);
     if (r->from_seq == 1) fprintf(out, ", %" PRIu64 " contract chains", r->contract_count);
     fprintf(out, " in %.2f s (%.0f entries/s)\n  last leaf   %s\n", secs, rate, lh);
-    if (r->head_checked) fprintf(out, "  merkle root %s (matches the head record)\n", mr);
-    else fprintf(out, "  partial range: the head record and Merkle root were not checked\n");
+    if (r->head_checked)
+        fprintf(out, "  merkle root %s (matches the head record)\n", mr);
+    else
+        fprintf(out, "  partial range: the head record and Merkle root were not checked\n");
 }
 
 static uint64_t now_ms(void) {

@@ -26,15 +26,17 @@
 #include "../ledger/verify.h"
 #include "cli_util.h"
 #include "cmd_audit.h"
+#include "remote.h"
 
 #define EXIT_PROBLEM 1
-#define EXIT_USAGE 2
-#define EXIT_CANNOT 3
+#define EXIT_USAGE   2
+#define EXIT_CANNOT  3
 
 typedef struct cli {
     const char *data_dir; /* ledger directory */
     bool json;            /* machine-readable output */
     bool quiet;           /* no progress output */
+    const char *server;   /* --server HOST:PORT[,...]: talk to a running node instead */
 } cli;
 
 typedef struct command {
@@ -47,7 +49,8 @@ typedef struct command {
     int (*run_plain)(const char *data_dir, bool json, int argc, char **argv);
 } command;
 
-#define PLAIN_COMMAND(name, fn, P) {name, P##ARGS, P##SUMMARY, P##HELP, NULL, fn}
+#define PLAIN_COMMAND(name, fn, P)                                                                 \
+    { name, P##ARGS, P##SUMMARY, P##HELP, NULL, fn }
 
 static int open_ledger(cli *c, bool writable, ky_ledger **l) {
     ky_ledger_options o;
@@ -95,8 +98,7 @@ static int cmd_init(cli *c, int argc, char **argv) {
         printf("{\"data\":\"%s\",\"node_id\":\"%s\",\"epoch\":1,\"head_seq\":%" PRIu64 "}\n",
                c->data_dir, node, h.seq);
     else
-        printf("created ledger %s (node id %s, epoch 1, seq 1 epoch_started)\n", c->data_dir,
-               node);
+        printf("created ledger %s (node id %s, epoch 1, seq 1 epoch_started)\n", c->data_dir, node);
     ky_ledger_close(l);
     return 0;
 }
@@ -112,8 +114,7 @@ static int print_seq(ky_ledger *l, cli *c, uint64_t seq) {
     if (rc != KY_OK) {
         fprintf(stderr, "kyosaictl: seq %" PRIu64 ": %s\n", seq, ky_strerror(rc));
         /* 3 only when the tool could not read at all; a missing or bad entry is a finding */
-        return rc == KY_E_STORAGE || rc == KY_E_IO || rc == KY_E_NOMEM ? EXIT_CANNOT
-                                                                       : EXIT_PROBLEM;
+        return rc == KY_E_STORAGE || rc == KY_E_IO || rc == KY_E_NOMEM ? EXIT_CANNOT : EXIT_PROBLEM;
     }
     uint8_t leaf[KY_HASH_BYTES];
     ky_entry_leaf_hash(buf, n, leaf);
@@ -124,6 +125,7 @@ static int print_seq(ky_ledger *l, cli *c, uint64_t seq) {
 static int cmd_get(cli *c, int argc, char **argv) {
     uint64_t seq;
     if (argc != 1 || ky_cli_parse_u64(argv[0], 1, UINT64_MAX, &seq) != 0) return EXIT_USAGE;
+    if (c->server) return ky_remote_get(c->server, c->json, seq);
     ky_ledger *l;
     int ex = open_ledger(c, false, &l);
     if (ex != 0) return ex;
@@ -164,6 +166,7 @@ static int cmd_range(cli *c, int argc, char **argv) {
         fprintf(stderr, "kyosaictl: range is limited to 100000 entries per call\n");
         return EXIT_USAGE;
     }
+    if (c->server) return ky_remote_range(c->server, c->json, a, b);
     ky_ledger *l;
     int ex = open_ledger(c, false, &l);
     if (ex != 0) return ex;
@@ -171,14 +174,15 @@ static int cmd_range(cli *c, int argc, char **argv) {
     int r = ky_ledger_scan(l, a, b, range_cb, &rc);
     ky_ledger_close(l);
     if (r != KY_OK) return EXIT_PROBLEM;
-    if (rc.printed == 0) fprintf(stderr, "kyosaictl: no entries in %" PRIu64 "..%" PRIu64 "\n",
-                                 a, b);
+    if (rc.printed == 0)
+        fprintf(stderr, "kyosaictl: no entries in %" PRIu64 "..%" PRIu64 "\n", a, b);
     return 0;
 }
 
 static int cmd_contract(cli *c, int argc, char **argv) {
     uint64_t id;
     if (argc != 1 || ky_cli_parse_u64(argv[0], 1, UINT64_MAX, &id) != 0) return EXIT_USAGE;
+    if (c->server) return ky_remote_contract(c->server, c->json, id);
     ky_ledger *l;
     int ex = open_ledger(c, false, &l);
     if (ex != 0) return ex;
@@ -208,6 +212,7 @@ static int cmd_history(cli *c, int argc, char **argv) {
         fprintf(stderr, "kyosaictl: --limit must be 1..%u\n", KY_HISTORY_PAGE_COUNT_MAX);
         return EXIT_USAGE;
     }
+    if (c->server) return ky_remote_history(c->server, c->json, id, after, limit);
     ky_ledger *l;
     int ex = open_ledger(c, false, &l);
     if (ex != 0) return ex;
@@ -227,6 +232,7 @@ static int cmd_history(cli *c, int argc, char **argv) {
 static int cmd_status(cli *c, int argc, char **argv) {
     (void)argv;
     if (argc != 0) return EXIT_USAGE;
+    if (c->server) return ky_remote_status(c->server, c->json);
     ky_ledger *l;
     int ex = open_ledger(c, false, &l);
     if (ex != 0) return ex;
@@ -271,8 +277,9 @@ static int cmd_verify(cli *c, int argc, char **argv) {
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rep.from_seq > rep.to_seq) {
-        fprintf(stderr, "kyosaictl: nothing to verify: seq %" PRIu64 ".. is past the head (%" PRIu64
-                        ")\n", rep.from_seq, rep.to_seq);
+        fprintf(stderr,
+                "kyosaictl: nothing to verify: seq %" PRIu64 ".. is past the head (%" PRIu64 ")\n",
+                rep.from_seq, rep.to_seq);
         return EXIT_USAGE;
     }
     ky_cli_print_verify(stdout, &rep, secs, c->json);
@@ -292,8 +299,7 @@ static int cmd_reindex(cli *c, int argc, char **argv) {
     ky_cli_progress_done(&prog);
     ky_ledger_close(l);
     if (rc != KY_OK) {
-        fprintf(stderr, "kyosaictl: reindex failed: %s (nothing was changed)\n",
-                ky_strerror(rc));
+        fprintf(stderr, "kyosaictl: reindex failed: %s (nothing was changed)\n", ky_strerror(rc));
         return EXIT_PROBLEM;
     }
     if (c->json)
@@ -312,6 +318,13 @@ static int cmd_reindex(cli *c, int argc, char **argv) {
 
 static int cmd_post(cli *c, int argc, char **argv) {
     if (argc != 1) return EXIT_USAGE;
+    if (c->server) {
+        ky_cli_post_summary sum;
+        int ex = ky_remote_post(c->server, argv[0], &sum);
+        if (ex != 0) return ex;
+        ky_cli_print_post_summary(stdout, &sum, c->json);
+        return sum.refused_count + sum.bad_line_count == 0 ? 0 : EXIT_PROBLEM;
+    }
     ky_ledger *l;
     int ex = open_ledger(c, true, &l);
     if (ex != 0) return ex;
@@ -370,8 +383,7 @@ static const command commands[] = {
     {"range", "A B", "show entries A..B (at most 100000)", "Prints entries A..B in order.\n",
      cmd_range},
     {"contract", "ID", "show a contract's derived state",
-     "Status, monthly premium, months paid, total paid, loan balance, last seq.\n",
-     cmd_contract},
+     "Status, monthly premium, months paid, total paid, loan balance, last seq.\n", cmd_contract},
     {"history", "ID [--after N] [--limit N]", "show a contract's entries in order",
      "Pages through the contract's entries: --after is a contract_seq (default 0),\n"
      "--limit at most 1000 (default 100).\n",
@@ -409,6 +421,8 @@ static void usage(FILE *out) {
                  "  --data DIR   ledger directory (default $KYOSAI_DATA or ./kyosai-data)\n"
                  "  --json       machine-readable output\n"
                  "  --quiet      no progress bars\n"
+                 "  --server H:P[,H:P]  post/get/range/contract/history/status against a\n"
+                 "               running node (first reachable endpoint) instead of DIR\n"
                  "  --version    print the version\n\nCommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
@@ -416,12 +430,12 @@ static void usage(FILE *out) {
 }
 
 static void command_help(FILE *out, const command *cmd) {
-    fprintf(out, "usage: kyosaictl [--data DIR] [--json] %s %s\n\n%s.\n\n%s", cmd->name,
-            cmd->args, cmd->summary, cmd->help);
+    fprintf(out, "usage: kyosaictl [--data DIR] [--json] %s %s\n\n%s.\n\n%s", cmd->name, cmd->args,
+            cmd->summary, cmd->help);
 }
 
 int main(int argc, char **argv) {
-    cli c = {getenv("KYOSAI_DATA") ? getenv("KYOSAI_DATA") : "./kyosai-data", false, false};
+    cli c = {getenv("KYOSAI_DATA") ? getenv("KYOSAI_DATA") : "./kyosai-data", false, false, NULL};
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -436,6 +450,8 @@ int main(int argc, char **argv) {
             c.quiet = true;
         } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             c.data_dir = argv[++i];
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            c.server = argv[++i];
         } else {
             fprintf(stderr, "kyosaictl: unknown option '%s'\n\n", argv[i]);
             usage(stderr);

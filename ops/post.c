@@ -27,7 +27,7 @@
 typedef struct post_batch {
     ky_event events[KY_LEDGER_BATCH_COUNT_MAX];
     ky_event_result results[KY_LEDGER_BATCH_COUNT_MAX];
-    uint64_t line_of[KY_LEDGER_BATCH_COUNT_MAX]; /* input line of each event */
+    uint64_t line_of[KY_LEDGER_BATCH_COUNT_MAX];                  /* input line of each event */
     uint8_t arena[POST_ARENA_BYTES + KY_ENTRY_PAYLOAD_BYTES_MAX]; /* payload copies */
     uint32_t count;
     uint32_t arena_used;
@@ -142,6 +142,11 @@ static int post_lines(post_run *p) {
     return flush(p->l, p->b, p->sum);
 }
 
+uint64_t ky_cli_file_base(FILE *f) {
+    uint64_t size;
+    return file_base_of(f, &size);
+}
+
 int ky_cli_post_file(ky_ledger *l, const char *path, bool quiet, ky_cli_post_summary *sum) {
     memset(sum, 0, sizeof *sum);
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -187,9 +192,11 @@ void ky_cli_print_post_summary(FILE *out, const ky_cli_post_summary *s, bool jso
         return;
     }
     fprintf(out, "posted %" PRIu64 " new entries", s->posted_count);
-    if (s->posted_count > 0) fprintf(out, " (seq %" PRIu64 "..%" PRIu64 ")", s->first_seq, s->last_seq);
-    fprintf(out, ", %" PRIu64 " duplicates, %" PRIu64 " refused, %" PRIu64
-                 " bad lines in %.2f s (%.0f events/s)\n",
+    if (s->posted_count > 0)
+        fprintf(out, " (seq %" PRIu64 "..%" PRIu64 ")", s->first_seq, s->last_seq);
+    fprintf(out,
+            ", %" PRIu64 " duplicates, %" PRIu64 " refused, %" PRIu64
+            " bad lines in %.2f s (%.0f events/s)\n",
             s->duplicate_count, s->refused_count, s->bad_line_count, s->seconds, rate);
     for (int c = 1; c <= KY_E__COUNT; c++)
         if (s->refused_by_code[c] != 0)

@@ -74,7 +74,7 @@
 #define KY_SAMPLE_SHOKIBO_ID_FIRST 100000000001ull
 #define KY_SAMPLE_SAFETY_ID_FIRST  200000000001ull
 
-/* Payload bytes of a generated contract_amended: {"doc":..,"sha256":..} is 97 bytes. */
+/* Payload bytes of a generated contract_amended: {"doc":..,"sha256":..} is 99 bytes. */
 #define KY_SAMPLE_PAYLOAD_BYTES 128u
 
 typedef enum ky_sample_order {

@@ -30,7 +30,7 @@
 #include "../../ledger/ledger.h"
 #include "../../ledger/verify.h"
 
-#define ROUNDS 60
+#define ROUNDS      60
 #define REPORTS_MAX 2000000
 
 typedef struct report {

@@ -92,10 +92,10 @@ static void test_layout_is_little_endian(void **state) {
     assert_int_equal(ky_entry_encode(&e, buf, sizeof buf, &n), KY_OK);
     assert_int_equal(buf[0], 1);
     assert_int_equal(buf[1], KY_KIND_PREMIUM_PAID);
-    assert_int_equal(buf[4], 0x34); /* subtype low byte first */
+    assert_int_equal(buf[4], 0x34);  /* subtype low byte first */
     assert_int_equal(buf[16], 0x08); /* seq low byte first */
     assert_int_equal(buf[23], 0x01);
-    assert_int_equal(buf[72], 1); /* idem key */
+    assert_int_equal(buf[72], 1);    /* idem key */
     assert_int_equal(buf[88], 0xA0); /* prev_hash */
 }
 
@@ -149,7 +149,7 @@ static void test_payload_limit(void **state) {
     uint8_t buf[KY_ENTRY_BYTES_MAX + 1];
     size_t n;
     assert_int_equal(ky_entry_encode(&e, buf, sizeof buf, &n), KY_OK); /* max */
-    e.payload_bytes = KY_ENTRY_PAYLOAD_BYTES_MAX + 1;                   /* max + 1 */
+    e.payload_bytes = KY_ENTRY_PAYLOAD_BYTES_MAX + 1;                  /* max + 1 */
     assert_int_equal(ky_entry_encode(&e, buf, sizeof buf, &n), KY_E_PAYLOAD_TOO_LARGE);
     e.payload_bytes = 10;
     assert_int_equal(ky_entry_encode(&e, buf, 100, &n), KY_E_BUFFER_TOO_SMALL);
@@ -195,9 +195,9 @@ static void test_strerror(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_layout_is_little_endian),
-        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_payload_limit),
-        cmocka_unit_test(test_names),          cmocka_unit_test(test_leaf_hash_is_rfc6962),
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_layout_is_little_endian),
+        cmocka_unit_test(test_malformed),  cmocka_unit_test(test_payload_limit),
+        cmocka_unit_test(test_names),      cmocka_unit_test(test_leaf_hash_is_rfc6962),
         cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

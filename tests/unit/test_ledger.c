@@ -229,7 +229,7 @@ static void test_reversal(void **state) {
     assert_int_equal(post1(f, &e, &p1), KY_OK);
     e = ev_make(f, KY_KIND_PREMIUM_REVERSED, KY_SCHEME_SHOKIBO, c, 30000);
     assert_int_equal(post1(f, &e, NULL), KY_E_REVERSAL_TARGET); /* no ref */
-    e.ref_seq = 2;                                                /* contract_opened */
+    e.ref_seq = 2;                                              /* contract_opened */
     assert_int_equal(post1(f, &e, NULL), KY_E_REVERSAL_TARGET);
     e.ref_seq = 9999;
     assert_int_equal(post1(f, &e, NULL), KY_E_REVERSAL_TARGET);
@@ -394,10 +394,9 @@ static void test_linked(void **state) {
     ky_ledger_head h0, h1;
     assert_int_equal(ky_ledger_head_get(f->l, &h0), KY_OK);
     ky_event b[4] = {
-        ev_open(f, KY_SCHEME_SHOKIBO, c, 10000),
-        ev_paid(f, KY_SCHEME_SHOKIBO, c, 10000, 202604),
+        ev_open(f, KY_SCHEME_SHOKIBO, c, 10000), ev_paid(f, KY_SCHEME_SHOKIBO, c, 10000, 202604),
         ev_paid(f, KY_SCHEME_SHOKIBO, c, 10000, 202604), /* same month: refused */
-        ev_open(f, KY_SCHEME_SHOKIBO, c + 1, 10000),    /* independent */
+        ev_open(f, KY_SCHEME_SHOKIBO, c + 1, 10000),     /* independent */
     };
     b[0].flags = b[1].flags = KY_EVENT_LINKED;
     ky_event_result r[4];
@@ -468,7 +467,7 @@ static void test_timestamps_never_decrease(void **state) {
 /* A mixed workload, then reindex must reproduce the state and verify must pass. */
 static void test_reindex_and_verify(void **state) {
     fixture *f = *state;
-    test_reversal(state); /* premiums, a reversal, a re-payment */
+    test_reversal(state);               /* premiums, a reversal, a re-payment */
     for (uint64_t i = 0; i < 50; i++) { /* a year for 50 contracts, both schemes */
         uint8_t sch = i % 4 == 0 ? KY_SCHEME_SAFETY : KY_SCHEME_SHOKIBO;
         uint64_t c = (sch == KY_SCHEME_SAFETY ? 200000000100ull : 100000000100ull) + i;

@@ -1,0 +1,271 @@
+/*
+ * remote.c — kyosaictl's commands against a running node (--server HOST:PORT[,HOST:PORT]).
+ *
+ * Why through libkyosai: the tool is a client like any application; it exercises the same
+ * library, idempotency keys and retries the applications use, and never opens the ledger
+ * files of a running node. Output formats are those of the offline commands, so scripts
+ * do not care where the data came from. Single-threaded (one kyosai_client).
+ */
+#include "remote.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../client/kyosai.h"
+#include "../common/ky_err.h"
+#include "../proto/status.h"
+#include "import.h"
+
+#define REMOTE_BATCH_COUNT 1000u
+
+static int connect_to(const char *servers, kyosai_client **c) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", servers);
+    const char *eps[KYOSAI_ENDPOINTS_MAX];
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < KYOSAI_ENDPOINTS_MAX;
+         t = strtok_r(NULL, ",", &save))
+        eps[n++] = t;
+    if (n == 0) return -1;
+    kyosai_options o = {2000, 30000, 3, "kyosaictl"};
+    int rc = kyosai_connect(c, eps, n, &o);
+    if (rc != KYOSAI_OK) {
+        fprintf(stderr, "kyosaictl: cannot connect to %s: %s\n", servers, kyosai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Converts a client entry to the ledger's decoded form for the shared printers. */
+static void to_entry(const kyosai_entry *k, ky_entry *e) {
+    memset(e, 0, sizeof *e);
+    e->version = KY_ENTRY_VERSION;
+    e->kind = k->kind;
+    e->scheme = k->scheme;
+    e->subtype = k->subtype;
+    e->months = k->months;
+    e->period_yyyymm = k->period_yyyymm;
+    e->seq = k->seq;
+    e->epoch = k->epoch;
+    e->timestamp_us = k->timestamp_us;
+    e->contract_id = k->contract_id;
+    e->contract_seq = k->contract_seq;
+    e->ref_seq = k->ref_seq;
+    e->amount_jpy = k->amount_jpy;
+    memcpy(e->idem_key, k->idem_key, KY_IDEM_KEY_BYTES);
+    memcpy(e->prev_hash, k->prev_hash, KY_HASH_BYTES);
+    memcpy(e->contract_prev_hash, k->contract_prev_hash, KY_HASH_BYTES);
+    e->payload = k->payload;
+    e->payload_bytes = k->payload_bytes;
+}
+
+typedef struct print_ctx {
+    bool json;
+    uint64_t printed;
+} print_ctx;
+
+static int print_cb(void *ctx, const kyosai_entry *k, const uint8_t *bytes, size_t len) {
+    (void)bytes, (void)len;
+    print_ctx *p = ctx;
+    ky_entry e;
+    to_entry(k, &e);
+    ky_cli_print_entry(stdout, &e, k->leaf_hash, p->json);
+    p->printed++;
+    return 0;
+}
+
+static int fail(const char *what, int rc) {
+    fprintf(stderr, "kyosaictl: %s: %s\n", what, kyosai_strerror(rc));
+    return rc == KYOSAI_E_NOT_FOUND ? 1 : 3;
+}
+
+int ky_remote_get(const char *servers, bool json, uint64_t seq) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    uint8_t buf[KYOSAI_ENTRY_BYTES_MAX];
+    size_t n;
+    kyosai_entry k;
+    int rc = kyosai_get(c, seq, buf, sizeof buf, &n, &k);
+    int ex = 0;
+    if (rc == KYOSAI_OK) {
+        print_ctx p = {json, 0};
+        print_cb(&p, &k, buf, n);
+    } else {
+        ex = fail("get", rc);
+    }
+    kyosai_close(c);
+    return ex;
+}
+
+int ky_remote_range(const char *servers, bool json, uint64_t a, uint64_t b) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    print_ctx p = {json, 0};
+    uint64_t next = a;
+    int rc = KYOSAI_OK;
+    while (rc == KYOSAI_OK && next != 0 && next <= b)
+        rc = kyosai_range(c, next, b, KYOSAI_READ_COUNT_MAX, print_cb, &p, &next);
+    kyosai_close(c);
+    return rc == KYOSAI_OK ? 0 : fail("range", rc);
+}
+
+int ky_remote_history(const char *servers, bool json, uint64_t id, uint64_t after,
+                      uint64_t limit) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    print_ctx p = {json, 0};
+    uint64_t next = 0;
+    int rc = kyosai_history(c, id, after, (uint32_t)limit, print_cb, &p, &next);
+    kyosai_close(c);
+    return rc == KYOSAI_OK ? 0 : fail("history", rc);
+}
+
+int ky_remote_contract(const char *servers, bool json, uint64_t id) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    kyosai_contract k;
+    int rc = kyosai_contract_get(c, id, &k);
+    kyosai_close(c);
+    if (rc != KYOSAI_OK) return fail("contract", rc);
+    ky_contract_state cs = {k.contract_id,   k.scheme,          k.status,
+                            k.member_type,   k.months_paid,     k.monthly_premium_jpy,
+                            k.total_paid_jpy, k.loan_balance_jpy, k.opened_seq,
+                            k.closed_seq,    k.last_seq,        k.entry_count,
+                            {0}};
+    memcpy(cs.last_leaf_hash, k.last_leaf_hash, KY_HASH_BYTES);
+    ky_cli_print_contract(stdout, &cs, json);
+    return 0;
+}
+
+int ky_remote_status(const char *servers, bool json) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    kyosai_status s;
+    int rc = kyosai_status_get(c, &s);
+    char ep[64];
+    snprintf(ep, sizeof ep, "%s", kyosai_endpoint(c));
+    kyosai_close(c);
+    if (rc != KYOSAI_OK) return fail("status", rc);
+    static const char *roles[] = {"?", "primary", "replica", "standalone"};
+    const char *role = s.role <= 3 ? roles[s.role] : "?";
+    char hh[65], mr[65], id[33];
+    ky_cli_hex(s.head_hash, KY_HASH_BYTES, hh);
+    ky_cli_hex(s.merkle_root, KY_HASH_BYTES, mr);
+    ky_cli_hex(s.node_id, KYOSAI_NODE_ID_BYTES, id);
+    if (json) {
+        printf("{\"endpoint\":\"%s\",\"role\":\"%s\",\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64
+               ",\"head_hash\":\"%s\",\"merkle_root\":\"%s\",\"node_id\":\"%s\",\"uptime_ms\":%"
+               PRIu64 ",\"connections\":%u,\"appends_total\":%" PRIu64 ",\"events_total\":%"
+               PRIu64 ",\"refused_total\":%" PRIu64 ",\"batches_total\":%" PRIu64 "}\n",
+               ep, role, s.epoch, s.head_seq, hh, mr, id, s.uptime_ms, s.connections,
+               s.appends_total, s.events_total, s.refused_total, s.batches_total);
+        return 0;
+    }
+    printf("node         %s (%s)\nnode id      %s\nepoch        %" PRIu64 "\nhead seq     %" PRIu64
+           "\nhead hash    %s\nmerkle root  %s\nuptime       %.1f s\nconnections  %u\n"
+           "appends      %" PRIu64 " requests, %" PRIu64 " new entries, %" PRIu64
+           " refused, %" PRIu64 " group commits\n",
+           ep, role, id, s.epoch, s.head_seq, hh, mr, (double)s.uptime_ms / 1000.0, s.connections,
+           s.appends_total, s.events_total, s.refused_total, s.batches_total);
+    return 0;
+}
+
+/* ---- post ---------------------------------------------------------------------------- */
+
+typedef struct remote_batch {
+    kyosai_event ev[REMOTE_BATCH_COUNT];
+    kyosai_result res[REMOTE_BATCH_COUNT];
+    uint64_t line_of[REMOTE_BATCH_COUNT];
+    uint8_t payload[REMOTE_BATCH_COUNT][KY_ENTRY_PAYLOAD_BYTES_MAX];
+    uint32_t count;
+} remote_batch;
+
+static int remote_flush(kyosai_client *c, remote_batch *b, ky_cli_post_summary *sum) {
+    if (b->count == 0) return KYOSAI_OK;
+    int rc = kyosai_append(c, b->ev, b->count, b->res);
+    if (rc != KYOSAI_OK) return rc;
+    for (uint32_t i = 0; i < b->count; i++) {
+        const kyosai_result *r = &b->res[i];
+        if (r->code == KYOSAI_OK && (r->flags & KYOSAI_RESULT_DUPLICATE)) {
+            sum->duplicate_count++;
+        } else if (r->code == KYOSAI_OK) {
+            sum->posted_count++;
+            if (sum->first_seq == 0) sum->first_seq = r->seq;
+            sum->last_seq = r->seq;
+        } else {
+            int e = ky_wire_status_to_err((uint16_t)-r->code);
+            sum->refused_count++;
+            if (-e <= KY_E__COUNT) sum->refused_by_code[-e]++;
+            fprintf(stderr, "kyosaictl: line %" PRIu64 ": refused: %s\n", b->line_of[i],
+                    kyosai_strerror(r->code));
+        }
+    }
+    b->count = 0;
+    return KYOSAI_OK;
+}
+
+static void add_event(remote_batch *b, const ky_event *e, uint64_t line) {
+    kyosai_event *k = &b->ev[b->count];
+    memset(k, 0, sizeof *k);
+    k->kind = e->kind;
+    k->scheme = e->scheme;
+    k->flags = e->flags;
+    k->subtype = e->subtype;
+    k->months = e->months;
+    k->period_yyyymm = e->period_yyyymm;
+    k->contract_id = e->contract_id;
+    k->ref_seq = e->ref_seq;
+    k->amount_jpy = e->amount_jpy;
+    memcpy(k->idem_key, e->idem_key, KY_IDEM_KEY_BYTES);
+    if (e->payload_bytes > 0) {
+        memcpy(b->payload[b->count], e->payload, e->payload_bytes);
+        k->payload = b->payload[b->count];
+        k->payload_bytes = e->payload_bytes;
+    }
+    b->line_of[b->count++] = line;
+}
+
+int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *sum) {
+    memset(sum, 0, sizeof *sum);
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (in == NULL) return 3;
+    kyosai_client *c = NULL;
+    ky_import *im = malloc(sizeof *im);
+    remote_batch *b = calloc(1, sizeof *b);
+    char *line = malloc(KY_IMPORT_LINE_BYTES_MAX + 2);
+    int rc = (im && b && line && connect_to(servers, &c) == 0) ? KYOSAI_OK : -1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (rc == KYOSAI_OK) ky_import_init(im, ky_cli_file_base(in));
+    for (uint64_t n = 1; rc == KYOSAI_OK && fgets(line, KY_IMPORT_LINE_BYTES_MAX + 2, in); n++) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        ky_event ev;
+        bool has = false;
+        char msg[KY_IMPORT_MSG_BYTES];
+        if (ky_import_line(im, line, len, n, &ev, &has, msg, sizeof msg) != KY_OK) {
+            fprintf(stderr, "kyosaictl: line %" PRIu64 ": %s\n", n, msg);
+            sum->bad_line_count++;
+            continue;
+        }
+        if (!has) continue;
+        sum->line_count++;
+        add_event(b, &ev, n);
+        bool linked = ev.flags & KY_EVENT_LINKED;
+        if (b->count == REMOTE_BATCH_COUNT || (b->count >= REMOTE_BATCH_COUNT - 16 && !linked))
+            rc = remote_flush(c, b, sum);
+    }
+    if (rc == KYOSAI_OK) rc = remote_flush(c, b, sum);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sum->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (rc < -1) fprintf(stderr, "kyosaictl: post: %s\n", kyosai_strerror(rc));
+    if (im) ky_import_release(im);
+    kyosai_close(c);
+    free(im);
+    free(b);
+    free(line);
+    if (in != stdin) fclose(in);
+    return rc == KYOSAI_OK ? 0 : 3;
+}

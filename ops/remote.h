@@ -1,0 +1,24 @@
+/*
+ * remote.h — kyosaictl commands against a running node through libkyosai (--server).
+ * Each returns the process exit code (0 ok, 1 problem found, 3 could not run).
+ */
+#ifndef KY_REMOTE_H
+#define KY_REMOTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli_util.h"
+
+/* servers: "host:port[,host:port...]", tried in order. */
+int ky_remote_get(const char *servers, bool json, uint64_t seq);
+int ky_remote_range(const char *servers, bool json, uint64_t from_seq, uint64_t to_seq);
+int ky_remote_history(const char *servers, bool json, uint64_t contract_id, uint64_t after,
+                      uint64_t limit);
+int ky_remote_contract(const char *servers, bool json, uint64_t contract_id);
+int ky_remote_status(const char *servers, bool json);
+/* Posts a file like `post`, in batches of up to 1,000 through kyosai_append (which retries
+ * with the same keys on a dropped connection). Fills sum. */
+int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *sum);
+
+#endif
