@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/ky_assert.h"
+#include "../common/ky_bytes.h"
 #include "../common/ky_err.h"
 #include "../ledger/rules.h"
 #include "../proto/msg.h"
@@ -230,7 +231,11 @@ static int encode_history(void *ctx, uint8_t *out, size_t cap, size_t *len) {
 
 static void handle_append(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
     ky_append_req *req = calloc(1, sizeof *req);
+    /* Size the event array from the batch's own count (the strict decoder still checks
+     * it): a single-event append must not pay for batch_count_max slots. */
     uint32_t cap = (uint32_t)s->cfg.batch_count_max;
+    if (h->body_bytes >= 4 && ky_get_u32le(body) >= 1 && ky_get_u32le(body) < cap)
+        cap = ky_get_u32le(body);
     if (req != NULL) {
         req->body = malloc(h->body_bytes ? h->body_bytes : 1);
         req->events = calloc(cap, sizeof(ky_wire_event));
