@@ -108,8 +108,9 @@ $(CLIENT_LIB): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/common/ky_err.o
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(CLIENT_SO): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/common/ky_err.o
-	$(CC) -shared $(CFLAGS) $^ -o $@ -Wl,-soname,libkyosai.so.0 $(CLIENT_LDLIBS)
+$(CLIENT_SO): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/common/ky_err.o client/kyosai.map
+	$(CC) -shared $(CFLAGS) $(filter %.o,$^) -o $@ -Wl,-soname,libkyosai.so.0 \
+	    -Wl,--version-script=client/kyosai.map $(CLIENT_LDLIBS)
 
 $(BUILD)/kyosai.pc: client/kyosai.pc.in
 	@mkdir -p $(dir $@)

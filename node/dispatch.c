@@ -339,13 +339,15 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
         cap = ENTRY_BODY_BYTES_MAX;
         break;
     case KY_MSG_CONTRACT: fn = encode_contract; break;
+    /* Pages fill at most the node's announced frame limit: clients size their reader to
+     * the frame_body_bytes_max of HELLO. */
     case KY_MSG_RANGE:
         fn = encode_range;
-        cap = KY_WIRE_FRAME_BODY_BYTES_MAX;
+        cap = s->cfg.frame_body_bytes_max;
         break;
     case KY_MSG_HISTORY:
         fn = encode_history;
-        cap = KY_WIRE_FRAME_BODY_BYTES_MAX;
+        cap = s->cfg.frame_body_bytes_max;
         break;
     default: rc = KY_E_FRAME_TYPE; break;
     }

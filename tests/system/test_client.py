@@ -131,3 +131,10 @@ def test_retry_after_dropped_ack_never_double_posts(node, tmp_path):
     assert st["head_seq"] == 14  # epoch_started + 13 events, each exactly once
     c = json.loads(ctl_remote(node.port, "contract", "100000000007").stdout)
     assert c["months_paid"] == 12 and c["entry_count"] == 13
+
+
+def test_shared_library_exports_only_the_public_api():
+    p = subprocess.run(["nm", "-D", "--defined-only", os.path.join(BUILD, "libkyosai.so")],
+                       capture_output=True, text=True, check=True)
+    names = [line.split()[-1] for line in p.stdout.splitlines() if line.strip()]
+    assert names and all(n.startswith("kyosai_") or n.startswith("KYOSAI") for n in names), names
