@@ -374,8 +374,8 @@ unsigned ky_server_port(const ky_server *s) {
 void ky_server_close(ky_server *s) {
     if (s == NULL) return;
     if (s->writer != NULL) {
-        ky_writer_stop(s->writer);
-        ky_server_complete_appends(s); /* free what came back after the loop ended */
+        ky_writer_stop(s->writer);     /* joins: every queued append is written */
+        ky_server_complete_appends(s); /* answers them if their connection still exists */
     }
     if (s->conns != NULL) {
         for (uint32_t i = 0; i < s->cfg.connections_max; i++) {
@@ -384,6 +384,7 @@ void ky_server_close(ky_server *s) {
             conn_free(s, &s->conns[i]);
         }
     }
+    ky_writer_close(s->writer);
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->loop != NULL) ev_loop_destroy(s->loop);
     free(s->conns);

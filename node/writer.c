@@ -214,11 +214,17 @@ void ky_writer_drain(ky_writer *w) {
 void ky_writer_stop(ky_writer *w) {
     if (w == NULL) return;
     pthread_mutex_lock(&w->mu);
+    bool running = !w->stop;
     w->draining = true;
     w->stop = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL); /* finishes what is queued first */
+    if (running) pthread_join(w->thread, NULL); /* finishes what is queued first */
+}
+
+void ky_writer_close(ky_writer *w) {
+    if (w == NULL) return;
+    ky_writer_stop(w);
     ky_append_req *r;
     while ((r = q_pop(&w->done)) != NULL) ky_append_req_free(r);
     pthread_cond_destroy(&w->cv);

@@ -77,9 +77,12 @@ const ky_writer_stats *ky_writer_stats_get(ky_writer *w);
 /* Stops taking new requests; the writer finishes what is queued. Loop thread. */
 void ky_writer_drain(ky_writer *w);
 
-/* Joins the thread (after ky_writer_drain and once pending is 0) and frees everything;
- * requests never taken back are freed. NULL allowed. */
+/* Stops taking requests, lets the thread finish everything queued and joins it. Completed
+ * requests stay in the done queue for ky_writer_take_done. Idempotent. Loop thread. */
 void ky_writer_stop(ky_writer *w);
+
+/* Stops the writer if needed and frees it and every request not taken back. NULL allowed. */
+void ky_writer_close(ky_writer *w);
 
 /* Frees a request and everything it owns. NULL allowed. */
 void ky_append_req_free(ky_append_req *req);
