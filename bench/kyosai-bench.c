@@ -48,7 +48,7 @@ typedef struct worker {
     uint32_t index;          /* connection number */
     uint64_t first_contract; /* its contracts: first_contract .. +events */
     uint64_t events;
-    double *lat_ms;          /* per batch */
+    double *lat_ms; /* per batch */
     uint64_t lat_count;
     int error;
 } worker;
@@ -64,7 +64,9 @@ static void die(const char *what, const char *why) {
     exit(3);
 }
 
-static int64_t premium_of(uint64_t c) { return 1000 + (int64_t)(c * 7919 % 139) * 500; }
+static int64_t premium_of(uint64_t c) {
+    return 1000 + (int64_t)(c * 7919 % 139) * 500;
+}
 
 static void make_event(kyosai_event *e, uint64_t c, bool open) {
     memset(e, 0, sizeof *e);
@@ -145,8 +147,7 @@ typedef struct inflight {
     uint32_t count;
 } inflight;
 
-static int recv_one(kyosai_client *c, worker *w, inflight *fl, uint32_t *nfl,
-                    kyosai_result *res) {
+static int recv_one(kyosai_client *c, worker *w, inflight *fl, uint32_t *nfl, kyosai_result *res) {
     uint64_t id;
     uint32_t count;
     int rc = kyosai_append_recv(c, &id, res, KYOSAI_BATCH_COUNT_MAX, &count);
@@ -283,14 +284,22 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL) die("usage", "every option takes a value (see the file comment)");
-        if (strcmp(a, "--kyosaid") == 0) env.kyosaid = v;
-        else if (strcmp(a, "--dir") == 0) env.dir = v;
-        else if (strcmp(a, "--events") == 0) events = strtoull(v, NULL, 10);
-        else if (strcmp(a, "--scenario") == 0) custom.name = v;
-        else if (strcmp(a, "--connections") == 0) custom.connections = (uint32_t)atoi(v);
-        else if (strcmp(a, "--batch") == 0) custom.batch = (uint32_t)atoi(v);
-        else if (strcmp(a, "--depth") == 0) custom.depth = (uint32_t)atoi(v);
-        else die("unknown option", a);
+        if (strcmp(a, "--kyosaid") == 0)
+            env.kyosaid = v;
+        else if (strcmp(a, "--dir") == 0)
+            env.dir = v;
+        else if (strcmp(a, "--events") == 0)
+            events = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--scenario") == 0)
+            custom.name = v;
+        else if (strcmp(a, "--connections") == 0)
+            custom.connections = (uint32_t)atoi(v);
+        else if (strcmp(a, "--batch") == 0)
+            custom.batch = (uint32_t)atoi(v);
+        else if (strcmp(a, "--depth") == 0)
+            custom.depth = (uint32_t)atoi(v);
+        else
+            die("unknown option", a);
         i++;
     }
     signal(SIGPIPE, SIG_IGN);

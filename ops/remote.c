@@ -111,8 +111,7 @@ int ky_remote_range(const char *servers, bool json, uint64_t a, uint64_t b) {
     return rc == KYOSAI_OK ? 0 : fail("range", rc);
 }
 
-int ky_remote_history(const char *servers, bool json, uint64_t id, uint64_t after,
-                      uint64_t limit) {
+int ky_remote_history(const char *servers, bool json, uint64_t id, uint64_t after, uint64_t limit) {
     kyosai_client *c;
     if (connect_to(servers, &c) != 0) return 3;
     print_ctx p = {json, 0};
@@ -129,10 +128,18 @@ int ky_remote_contract(const char *servers, bool json, uint64_t id) {
     int rc = kyosai_contract_get(c, id, &k);
     kyosai_close(c);
     if (rc != KYOSAI_OK) return fail("contract", rc);
-    ky_contract_state cs = {k.contract_id,   k.scheme,          k.status,
-                            k.member_type,   k.months_paid,     k.monthly_premium_jpy,
-                            k.total_paid_jpy, k.loan_balance_jpy, k.opened_seq,
-                            k.closed_seq,    k.last_seq,        k.entry_count,
+    ky_contract_state cs = {k.contract_id,
+                            k.scheme,
+                            k.status,
+                            k.member_type,
+                            k.months_paid,
+                            k.monthly_premium_jpy,
+                            k.total_paid_jpy,
+                            k.loan_balance_jpy,
+                            k.opened_seq,
+                            k.closed_seq,
+                            k.last_seq,
+                            k.entry_count,
                             {0}};
     memcpy(cs.last_leaf_hash, k.last_leaf_hash, KY_HASH_BYTES);
     ky_cli_print_contract(stdout, &cs, json);
@@ -155,12 +162,13 @@ int ky_remote_status(const char *servers, bool json) {
     ky_cli_hex(s.merkle_root, KY_HASH_BYTES, mr);
     ky_cli_hex(s.node_id, KYOSAI_NODE_ID_BYTES, id);
     if (json) {
-        printf("{\"endpoint\":\"%s\",\"role\":\"%s\",\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64
-               ",\"head_hash\":\"%s\",\"merkle_root\":\"%s\",\"node_id\":\"%s\",\"uptime_ms\":%"
-               PRIu64 ",\"connections\":%u,\"appends_total\":%" PRIu64 ",\"events_total\":%"
-               PRIu64 ",\"refused_total\":%" PRIu64 ",\"batches_total\":%" PRIu64 "}\n",
-               ep, role, s.epoch, s.head_seq, hh, mr, id, s.uptime_ms, s.connections,
-               s.appends_total, s.events_total, s.refused_total, s.batches_total);
+        printf(
+            "{\"endpoint\":\"%s\",\"role\":\"%s\",\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64
+            ",\"head_hash\":\"%s\",\"merkle_root\":\"%s\",\"node_id\":\"%s\",\"uptime_ms\":%" PRIu64
+            ",\"connections\":%u,\"appends_total\":%" PRIu64 ",\"events_total\":%" PRIu64
+            ",\"refused_total\":%" PRIu64 ",\"batches_total\":%" PRIu64 "}\n",
+            ep, role, s.epoch, s.head_seq, hh, mr, id, s.uptime_ms, s.connections, s.appends_total,
+            s.events_total, s.refused_total, s.batches_total);
         return 0;
     }
     printf("node         %s (%s)\nnode id      %s\nepoch        %" PRIu64 "\nhead seq     %" PRIu64

@@ -31,8 +31,12 @@ typedef struct fixture {
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
+    if (f == NULL) return -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/ky-test-ledger-XXXXXX");
-    if (mkdtemp(f->dir) == NULL) return -1;
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
     ky_ledger_options o;
     ky_ledger_options_default(&o);
     o.dir_path = f->dir;
