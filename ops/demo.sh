@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# demo.sh — `make demo`: the ledger engine end to end on real LMDB files.
-# Creates a ledger, posts a realistic sample (both schemes, a year of monthly premiums),
-# shows contracts, shows refusals with their reasons, verifies the whole ledger offline,
-# checks derived state against a replay, then tampers with a copy and shows that verify
-# names the altered entry. Later versions run a primary and a DR node here.
+# demo.sh — `make demo`: kyosai-ledger end to end, on real LMDB files and real TCP.
+# Creates a ledger, starts a real kyosaid on loopback, posts a realistic sample (both
+# schemes, a year of monthly premiums) through the client library, shows the node's status
+# and a few contracts over the network, shows refusals with their reasons, stops the node
+# cleanly, verifies the whole ledger offline, checks derived state against a replay, then
+# tampers with copies and shows that verify names the altered entry. Later versions run a
+# primary and a DR node here, with a failover drill.
 set -euo pipefail
 BUILD=${1:-build}
 CTL="$BUILD/kyosaictl"
+KYOSAID="$BUILD/kyosaid"
 PY=${PYTHON:-/usr/bin/python3}  # Debian's python3, with python3-xxhash from make deps
 CONTRACTS=${KY_DEMO_CONTRACTS:-3000}
 DIR=$(mktemp -d /tmp/kyosai-demo-XXXXXX)
@@ -22,18 +25,28 @@ run "$CTL" sample --contracts "$CONTRACTS" --months 12 --seed 2026 > "$DIR/sampl
 echo "$(wc -l < "$DIR/sample.jsonl") events; first lines:"
 head -n 3 "$DIR/sample.jsonl"
 
-step "3. Post them (batches of 1,000 events, one fsync'ed LMDB transaction each)"
-run "$CTL" --data "$L" post "$DIR/sample.jsonl"
+PORT=${KY_DEMO_PORT:-$((17400 + RANDOM % 1000))}
+SERVER="127.0.0.1:$PORT"
+step "3. Start a real node (kyosaid) on $SERVER"
+printf '$ %s\n' "$KYOSAID --set node.data_dir=$L --set node.listen_port=$PORT &" >&2
+"$KYOSAID" --set node.data_dir="$L" --set node.listen_port="$PORT" 2> "$DIR/kyosaid.log" &
+NODE_PID=$!
+trap 'kill $NODE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 50); do "$CTL" --server "$SERVER" status >/dev/null 2>&1 && break; sleep 0.1; done
+head -n 1 "$DIR/kyosaid.log"
 
-step "4. The head of the ledger"
-run "$CTL" --data "$L" status
+step "4. Post the sample through libkyosai (batches of 1,000; the node group-commits them)"
+run "$CTL" --server "$SERVER" post "$DIR/sample.jsonl"
+echo "posting the same file again writes nothing (idempotency keys):"
+run "$CTL" --server "$SERVER" post "$DIR/sample.jsonl"
 
-step "5. A few contracts"
+step "5. The node's status and a few contracts, over the network"
+run "$CTL" --server "$SERVER" status
 SHOKIBO=$(grep -m1 '"scheme":"shokibo"' "$DIR/sample.jsonl" | sed 's/.*"contract":\([0-9]*\).*/\1/')
 SAFETY=$(grep -m1 '"scheme":"safety"' "$DIR/sample.jsonl" | sed 's/.*"contract":\([0-9]*\).*/\1/')
-run "$CTL" --data "$L" contract "$SHOKIBO"
-run "$CTL" --data "$L" contract "$SAFETY"
-run "$CTL" --data "$L" history "$SAFETY" --limit 3
+run "$CTL" --server "$SERVER" contract "$SHOKIBO"
+run "$CTL" --server "$SERVER" contract "$SAFETY"
+run "$CTL" --server "$SERVER" history "$SAFETY" --limit 3
 
 step "6. Bad input: every refusal names its rule, and writes nothing"
 cat > "$DIR/bad.jsonl" <<JSON
@@ -43,15 +56,23 @@ cat > "$DIR/bad.jsonl" <<JSON
 {"kind":"loan_repaid","scheme":"shokibo","contract":$SHOKIBO,"amount":99999999}
 {"kind":"premium_paid","scheme":"shokibo","contract":$SHOKIBO,"amount":"forty-two"}
 JSON
-run "$CTL" --data "$L" post "$DIR/bad.jsonl" || echo "(exit $? — refusals reported above)"
+run "$CTL" --server "$SERVER" post "$DIR/bad.jsonl" || echo "(exit $? — refusals reported above)"
 
-step "7. Verify the whole ledger offline, read-only, trusting nothing but the bytes"
+step "7. Stop the node (SIGTERM: in-flight work finishes, the ledger closes cleanly)"
+kill -TERM "$NODE_PID"
+NODE_RC=0
+wait "$NODE_PID" || NODE_RC=$?
+trap - EXIT
+echo "kyosaid exited with status $NODE_RC; its last log lines:"
+tail -n 3 "$DIR/kyosaid.log"
+
+step "8. Verify the whole ledger offline, read-only, trusting nothing but the bytes"
 run "$CTL" --data "$L" verify
 
-step "8. Derived state equals a replay of the entries"
+step "9. Derived state equals a replay of the entries"
 run "$CTL" --data "$L" reindex --check
 
-step "9. Tamper with a copy: change one amount byte in the LMDB file"
+step "10. Tamper with a copy: change one amount byte in the LMDB file"
 cp -r "$L" "$DIR/tampered"
 "$PY" - "$DIR/tampered/data.mdb" "$SAFETY" <<'PY'
 import sys, struct
@@ -77,7 +98,7 @@ open(path, "wb").write(bytes(data))
 PY
 run "$CTL" --data "$DIR/tampered" verify || echo "(exit $? — verify names the altered entry)"
 
-step "10. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
+step "11. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
 cp -r "$L" "$DIR/tampered2"
 "$PY" - "$DIR/tampered2/data.mdb" "$SAFETY" <<'PY'
 import sys, struct, xxhash

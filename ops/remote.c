@@ -207,7 +207,7 @@ static int remote_flush(kyosai_client *c, remote_batch *b, ky_cli_post_summary *
             sum->refused_count++;
             if (-e <= KY_E__COUNT) sum->refused_by_code[-e]++;
             fprintf(stderr, "kyosaictl: line %" PRIu64 ": refused: %s\n", b->line_of[i],
-                    kyosai_strerror(r->code));
+                    ky_strerror(e));
         }
     }
     b->count = 0;
