@@ -12,8 +12,11 @@
  * Goals (issue #3): batch 1,000 over loopback ≥ 70 % of the in-process rate; 64 connections
  * sending single events ≥ 20× one connection sending single events (group commit).
  *
+ * Goal (issue #4): with the secure channel on, batch 1,000 keeps >= 85 % of the plaintext
+ * rate (both measured in this run).
+ *
  * Usage: kyosai-bench [--kyosaid PATH] [--events N] [--dir PATH]
- *                     [--scenario NAME --connections N --batch N --depth N]
+ *                     [--scenario NAME --connections N --batch N --depth N --channel on|off]
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -28,6 +31,8 @@
 #include "../client/kyosai.h"
 #include "../common/ky_err.h"
 #include "../ledger/ledger.h"
+#include "../secure/channel.h"
+#include "../secure/keys.h"
 
 typedef struct scenario {
     const char *name;
@@ -40,6 +45,9 @@ typedef struct bench_env {
     const char *dir;     /* scratch directory */
     uint16_t port;
     pid_t pid;
+    bool secure;                            /* secure channel on (Noise IK) or plaintext */
+    char client_key[720];                   /* the bench's channel key file */
+    char node_pub[KY_KEY_PUBLIC_TEXT_BYTES + 1]; /* the node's public key line */
 } bench_env;
 
 typedef struct worker {
@@ -80,6 +88,29 @@ static void make_event(kyosai_event *e, uint64_t c, bool open) {
 
 /* ---- the node ---------------------------------------------------------------------- */
 
+/* Writes a fresh key pair to path (secret) and returns the public line in pub. */
+static void key_write(const char *path, char *pub, size_t cap) {
+    uint8_t pk[KY_KEY_BYTES], sk[KY_KEY_BYTES];
+    char err[256];
+    if (ky_key_generate(pk, sk) != KY_OK || ky_key_secret_write(path, sk, err, sizeof err) != KY_OK)
+        die("keygen", path);
+    ky_key_public_format(pk, pub, cap);
+}
+
+/* Node key, bench client key and a registry making the bench a writer. */
+static void keys_setup(bench_env *env, char *node_key, char *registry, size_t cap) {
+    char client_pub[KY_KEY_PUBLIC_TEXT_BYTES + 1];
+    snprintf(node_key, cap, "%s/node.key", env->dir);
+    snprintf(registry, cap, "%s/clients", env->dir);
+    snprintf(env->client_key, sizeof env->client_key, "%s/bench.key", env->dir);
+    key_write(node_key, env->node_pub, sizeof env->node_pub);
+    key_write(env->client_key, client_pub, sizeof client_pub);
+    FILE *f = fopen(registry, "w");
+    if (f == NULL) die("registry", registry);
+    fprintf(f, "%s kyosai-bench writer\n", client_pub);
+    fclose(f);
+}
+
 static void node_start(bench_env *env) {
     char ledger[600], cmd[700];
     snprintf(ledger, sizeof ledger, "%s/ledger", env->dir);
@@ -98,10 +129,20 @@ static void node_start(bench_env *env) {
     snprintf(dset, sizeof dset, "node.data_dir=%s", ledger);
     snprintf(pset, sizeof pset, "node.listen_port=%u", env->port);
     snprintf(logp, sizeof logp, "%s/kyosaid.log", env->dir);
+    char node_key[600], registry[600], kset[720], rset[720];
+    if (env->secure) {
+        keys_setup(env, node_key, registry, sizeof node_key);
+        snprintf(kset, sizeof kset, "security.key_file=%s", node_key);
+        snprintf(rset, sizeof rset, "security.clients_file=%s", registry);
+    } else {
+        snprintf(kset, sizeof kset, "security.plaintext=1");
+        snprintf(rset, sizeof rset, "security.plaintext=1");
+    }
     env->pid = fork();
     if (env->pid == 0) {
         if (freopen(logp, "w", stderr) == NULL) _exit(126);
-        execl(env->kyosaid, env->kyosaid, "--set", dset, "--set", pset, (char *)NULL);
+        execl(env->kyosaid, env->kyosaid, "--set", dset, "--set", pset, "--set", kset, "--set",
+              rset, (char *)NULL);
         _exit(127);
     }
     usleep(300000);
@@ -116,7 +157,13 @@ static kyosai_client *connect_node(const bench_env *env) {
     char ep[32];
     snprintf(ep, sizeof ep, "127.0.0.1:%u", env->port);
     const char *eps[] = {ep};
-    kyosai_options o = {2000, 60000, 0, "kyosai-bench"};
+    kyosai_options o = {2000, 60000, 0, "kyosai-bench", NULL, NULL, 0};
+    const char *server_key = env->node_pub;
+    if (env->secure) {
+        o.key_file = env->client_key;
+        o.server_keys = &server_key;
+        o.server_key_count = 1;
+    }
     kyosai_client *c = NULL;
     for (int tries = 0; tries < 50; tries++) {
         if (kyosai_connect(&c, eps, 1, &o) == KYOSAI_OK) return c;
@@ -298,6 +345,8 @@ int main(int argc, char **argv) {
             custom.batch = (uint32_t)atoi(v);
         else if (strcmp(a, "--depth") == 0)
             custom.depth = (uint32_t)atoi(v);
+        else if (strcmp(a, "--channel") == 0)
+            env.secure = strcmp(v, "on") == 0;
         else
             die("unknown option", a);
         i++;
@@ -317,6 +366,15 @@ int main(int argc, char **argv) {
     double one = run_scenario(&env, &single);
     scenario many = {"single events, 64 conn", 64, 1, 1, 64 * 300};
     double sixty_four = run_scenario(&env, &many);
+    env.secure = true;
+    printf("-- the same with the secure channel on (Noise IK, %s)\n",
+           ky_chan_preferred_cipher() == KY_NOISE_AESGCM ? "AES-256-GCM" : "ChaCha20-Poly1305");
+    scenario b1000s = {"batch 1000, 1 conn, channel", 1, 1000, 4, events};
+    double net_s = run_scenario(&env, &b1000s);
+    scenario singles = {"single events, 1 conn, channel", 1, 1, 1, 2000};
+    double one_s = run_scenario(&env, &singles);
+    scenario manys = {"single events, 64 conn, chan", 64, 1, 1, 64 * 300};
+    double sixty_four_s = run_scenario(&env, &manys);
     printf("ratio  loopback batch 1000 / in-process batch 1000  = %.2f   (goal >= 0.70)\n",
            net / inproc);
     printf("ratio  loopback batch 1000 / in-process batch 10000 = %.2f   (the node merges "
@@ -324,5 +382,10 @@ int main(int argc, char **argv) {
            net / inproc_big);
     printf("ratio  64 connections / 1 connection    = %.1f   (goal >= 20; group commit)\n",
            sixty_four / one);
+    printf("ratio  channel on / off, batch 1000     = %.2f   (goal >= 0.85: encryption costs "
+           "at most 15 %%)\n",
+           net_s / net);
+    printf("ratio  channel on / off, single events  = %.2f (1 conn)  %.2f (64 conns)\n",
+           one_s / one, sixty_four_s / sixty_four);
     return 0;
 }

@@ -22,11 +22,32 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "../common/ky_assert.h"
 #include "../common/ky_err.h"
 #include "client_int.h"
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
+
+/* The secure-channel keys: both or neither; one server key, or one per endpoint. */
+static int keys_load(kyosai_client *c, const kyosai_options *o) {
+    if (o->key_file == NULL && o->server_key_count == 0) return KYOSAI_OK; /* plaintext */
+    if (o->key_file == NULL || o->server_keys == NULL ||
+        (o->server_key_count != 1 && o->server_key_count != c->endpoint_count))
+        return KYOSAI_E_INVALID_ARG;
+    char err[256];
+    uint8_t pk[KY_KEY_BYTES];
+    if (ky_key_secret_load(o->key_file, c->static_sk, pk, err, sizeof err) != KY_OK)
+        return KYOSAI_E_KEY_INVALID;
+    for (uint32_t i = 0; i < c->endpoint_count; i++) {
+        const char *k = o->server_keys[o->server_key_count == 1 ? 0 : i];
+        if (k == NULL || ky_key_public_load(k, c->server_pk[i], err, sizeof err) != KY_OK)
+            return KYOSAI_E_KEY_INVALID;
+    }
+    c->secure = true;
+    return KYOSAI_OK;
+}
 
 static int options_load(kyosai_client *c, const kyosai_options *o) {
     kyosai_options d = {0};
@@ -48,12 +69,15 @@ static int options_load(kyosai_client *c, const kyosai_options *o) {
     memcpy(c->client_name, name, len);
     c->client_name[len] = '\0';
     c->client_name_bytes = (uint8_t)len;
-    return KYOSAI_OK;
+    return keys_load(c, o);
 }
 
 void kyosai_close(kyosai_client *c) {
     if (c == NULL) return;
     ky_client_disconnect(c);
+    sodium_memzero(c->static_sk, sizeof c->static_sk);
+    free(c->sealed);
+    free(c->cin);
     free(c->out);
     free(c->rbuf);
     free(c->in);
@@ -71,10 +95,11 @@ int kyosai_connect(kyosai_client **out, const char *const *endpoints, size_t end
     c->fd = -1;
     c->next_request_id = 1;
     c->endpoint_count = (uint32_t)endpoint_count;
-    int rc = options_load(c, opts);
+    int rc = KYOSAI_OK;
     for (size_t i = 0; rc == KYOSAI_OK && i < endpoint_count; i++)
         rc = endpoints[i] == NULL ? KYOSAI_E_INVALID_ARG
                                   : ky_client_endpoint_parse(endpoints[i], &c->endpoints[i]);
+    if (rc == KYOSAI_OK) rc = options_load(c, opts);
     if (rc != KYOSAI_OK) goto fail_free;
     /* Allocated once, at the largest limit any node may announce: a reconnect to a node
      * with another limit needs no allocation, and pages are touched only as used. */
@@ -82,7 +107,13 @@ int kyosai_connect(kyosai_client **out, const char *const *endpoints, size_t end
     c->rbuf = malloc(KY_CLIENT_FRAME_BYTES);
     c->in = malloc(KY_CLIENT_IN_BYTES);
     c->results = calloc(KY_WIRE_BATCH_COUNT_MAX, sizeof *c->results);
-    if (c->out == NULL || c->rbuf == NULL || c->in == NULL || c->results == NULL) {
+    if (c->secure) {
+        c->sealed = malloc(KY_CLIENT_SEALED_BYTES);
+        c->cin = malloc(KY_CLIENT_CIN_BYTES);
+        KY_ASSERT(ky_chan_sealed_bytes(KY_CLIENT_FRAME_BYTES) <= KY_CLIENT_SEALED_BYTES);
+    }
+    if (c->out == NULL || c->rbuf == NULL || c->in == NULL || c->results == NULL ||
+        (c->secure && (c->sealed == NULL || c->cin == NULL))) {
         rc = KYOSAI_E_NOMEM;
         goto fail_free;
     }
@@ -98,6 +129,11 @@ fail_free:
 int kyosai_reconnect(kyosai_client *c) {
     KY_ASSERT(c != NULL);
     return ky_client_connect_any(c, (c->endpoint_index + 1) % c->endpoint_count);
+}
+
+const char *kyosai_last_error(const kyosai_client *c) {
+    KY_ASSERT(c != NULL);
+    return c->last_error;
 }
 
 const char *kyosai_endpoint(const kyosai_client *c) {

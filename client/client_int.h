@@ -34,10 +34,14 @@
 #include "../common/ky_limits.h"
 #include "../proto/frame.h"
 #include "../proto/msg.h"
+#include "../secure/channel.h"
+#include "../secure/keys.h"
 #include "kyosai.h"
 
 #define KY_CLIENT_IN_BYTES                   65536u /* socket read staging buffer, bytes */
 #define KY_CLIENT_FRAME_BYTES                (KY_WIRE_HEADER_BYTES + KY_WIRE_FRAME_BODY_BYTES_MAX)
+#define KY_CLIENT_SEALED_BYTES               (KY_CLIENT_FRAME_BYTES + KY_CLIENT_FRAME_BYTES / 1024u + 64u)
+#define KY_CLIENT_CIN_BYTES                  (2u * (KY_CHAN_LENGTH_BYTES + KY_CHAN_RECORD_BYTES_MAX))
 #define KY_CLIENT_CONNECT_TIMEOUT_MS_DEFAULT 2000u
 #define KY_CLIENT_REQUEST_TIMEOUT_MS_DEFAULT 30000u
 #define KY_CLIENT_RETRY_COUNT_DEFAULT        3u
@@ -78,6 +82,15 @@ struct kyosai_client {
     ky_frame_reader reader; /* limit: the node's body_bytes_max once connected */
     uint8_t *in;            /* socket read staging, KY_CLIENT_IN_BYTES */
     size_t in_pos, in_len;  /* unconsumed bytes are in[in_pos..in_len) */
+
+    char last_error[KYOSAI_ERROR_TEXT_BYTES_MAX + 1];      /* kyosai_last_error */
+    bool secure;                                           /* keys given: channel on */
+    uint8_t static_sk[KY_KEY_BYTES];                       /* ours; wiped on close */
+    uint8_t server_pk[KYOSAI_ENDPOINTS_MAX][KY_KEY_BYTES]; /* pinned, per endpoint */
+    ky_chan chan;                                          /* this connection's channel */
+    uint8_t *sealed; /* sealed request bytes, KY_CLIENT_SEALED_BYTES */
+    uint8_t *cin;    /* ciphertext received, not yet a whole record, KY_CLIENT_CIN_BYTES */
+    size_t cin_len;  /* bytes in cin */
 
     ky_client_pending pending[KYOSAI_INFLIGHT_REQUESTS_MAX]; /* pipelined appends */
     uint32_t pending_count;                                  /* entries in pending[] */

@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -113,7 +114,9 @@ void ky_client_disconnect(kyosai_client *c) {
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->in_pos = c->in_len = 0;
+    c->cin_len = 0;
     c->pending_count = 0;
+    ky_chan_wipe(&c->chan);
     if (c->reader.buf != NULL) ky_frame_reader_reset(&c->reader); /* NULL before 1st connect */
 }
 
@@ -154,20 +157,28 @@ int ky_client_send(kyosai_client *c, uint8_t type, size_t body_bytes, uint64_t d
     int rc = ky_frame_seal(type, 0, rid, (uint32_t)body_bytes, c->out, KY_CLIENT_FRAME_BYTES,
                            &frame_bytes);
     KY_ASSERT(rc == KY_OK); /* body fits: encoders were given the node's limit */
-    rc = write_all(c, c->out, frame_bytes, deadline_ms);
+    if (c->secure) {
+        size_t sealed_bytes = 0;
+        rc = ky_chan_seal(&c->chan, c->out, frame_bytes, c->sealed, KY_CLIENT_SEALED_BYTES,
+                          &sealed_bytes);
+        if (rc != KY_OK) return fail(c, ky_client_code(rc));
+        rc = write_all(c, c->sealed, sealed_bytes, deadline_ms);
+    } else {
+        rc = write_all(c, c->out, frame_bytes, deadline_ms);
+    }
     if (rc != KYOSAI_OK) return fail(c, rc);
     *request_id_out = rid;
     return KYOSAI_OK;
 }
 
-/* Reads more bytes into the staging buffer (which is empty). */
-static int fill(kyosai_client *c, uint64_t deadline_ms) {
-    KY_ASSERT(c->in_pos == c->in_len);
-    c->in_pos = c->in_len = 0;
+/* Reads whatever the socket has (at least one byte) into buf, before deadline_ms. */
+static int recv_some(kyosai_client *c, uint8_t *buf, size_t cap, size_t *got,
+                     uint64_t deadline_ms) {
+    KY_ASSERT(cap > 0);
     for (;;) {
-        ssize_t n = recv(c->fd, c->in, KY_CLIENT_IN_BYTES, 0);
+        ssize_t n = recv(c->fd, buf, cap, 0);
         if (n > 0) {
-            c->in_len = (size_t)n;
+            *got = (size_t)n;
             return KYOSAI_OK;
         }
         if (n == 0) return KYOSAI_E_UNAVAILABLE; /* the node closed the connection */
@@ -176,6 +187,36 @@ static int fill(kyosai_client *c, uint64_t deadline_ms) {
         int rc = wait_fd(c->fd, POLLIN, deadline_ms);
         if (rc != KYOSAI_OK) return rc;
     }
+}
+
+/* Secure channel: opens whole records from cin into the (empty) staging buffer, reading
+ * more ciphertext until at least one plaintext byte is there. */
+static int fill_secure(kyosai_client *c, uint64_t deadline_ms) {
+    for (;;) {
+        size_t used = 0, plain = 0;
+        int rc =
+            ky_chan_open(&c->chan, c->cin, c->cin_len, &used, c->in, KY_CLIENT_IN_BYTES, &plain);
+        if (rc != KY_OK) return ky_client_code(rc);
+        memmove(c->cin, c->cin + used, c->cin_len - used);
+        c->cin_len -= used;
+        if (plain > 0) {
+            c->in_len = plain;
+            return KYOSAI_OK;
+        }
+        KY_ASSERT(c->cin_len < KY_CLIENT_CIN_BYTES); /* a partial record always fits */
+        size_t got = 0;
+        rc = recv_some(c, c->cin + c->cin_len, KY_CLIENT_CIN_BYTES - c->cin_len, &got, deadline_ms);
+        if (rc != KYOSAI_OK) return rc;
+        c->cin_len += got;
+    }
+}
+
+/* Reads more bytes into the staging buffer (which is empty). */
+static int fill(kyosai_client *c, uint64_t deadline_ms) {
+    KY_ASSERT(c->in_pos == c->in_len);
+    c->in_pos = c->in_len = 0;
+    if (c->secure) return fill_secure(c, deadline_ms);
+    return recv_some(c, c->in, KY_CLIENT_IN_BYTES, &c->in_len, deadline_ms);
 }
 
 int ky_client_recv(kyosai_client *c, uint64_t deadline_ms, ky_client_resp *resp) {
@@ -211,6 +252,9 @@ int ky_client_error_code(kyosai_client *c, const ky_client_resp *resp) {
     if (ky_msg_error_decode(resp->body, resp->hdr->body_bytes, &e) != KY_OK)
         return fail(c, KYOSAI_E_PROTOCOL);
     int code = ky_client_code_from_status(e.status);
+    snprintf(c->last_error, sizeof c->last_error, "%.*s%s%.*s", (int)e.what_bytes,
+             e.what ? e.what : "", e.what_bytes ? ": " : "", (int)e.message_bytes,
+             e.message ? e.message : "");
     /* Frame-level statuses (1..19): the node closes the connection after them. */
     if (e.status < KY_WIRE_STATUS_MSG_MALFORMED) return fail(c, code);
     return code;
@@ -248,6 +292,56 @@ static int hello(kyosai_client *c, uint64_t deadline_ms) {
     return KYOSAI_OK;
 }
 
+/* The node answered the handshake with a plaintext ERROR frame (it refuses plaintext, or
+ * is at connections_max): decode it from cin for its code. */
+static int handshake_refusal(kyosai_client *c, uint64_t deadline_ms) {
+    memcpy(c->in, c->cin, c->cin_len);
+    c->in_pos = 0;
+    c->in_len = c->cin_len;
+    bool secure = c->secure;
+    c->secure = false; /* read the rest of the frame in plaintext */
+    ky_client_resp r;
+    int rc = ky_client_recv(c, deadline_ms, &r);
+    c->secure = secure;
+    if (rc != KYOSAI_OK) return KYOSAI_E_HANDSHAKE_FAILED;
+    if (r.hdr->type != KY_MSG_ERROR) return fail(c, KYOSAI_E_PROTOCOL);
+    rc = ky_client_error_code(c, &r);
+    /* A plaintext node answers our preamble with FRAME_MAGIC: a configuration mismatch. */
+    return rc == KYOSAI_E_FRAME_MAGIC ? KYOSAI_E_HANDSHAKE_FAILED : rc;
+}
+
+/* Noise IK handshake with the pinned key of endpoint idx (secure/channel.h). A node that
+ * does not know our key, or whose key is not the one we pinned, closes the connection:
+ * that is KYOSAI_E_HANDSHAKE_FAILED. */
+static int chan_handshake(kyosai_client *c, uint32_t idx, uint64_t deadline_ms) {
+    uint8_t hello[KY_CHAN_HELLO_BYTES_MAX];
+    size_t n = 0;
+    int rc = ky_chan_client_hello(&c->chan, ky_chan_preferred_cipher(), c->static_sk,
+                                  c->server_pk[idx], NULL, hello, sizeof hello, &n);
+    if (rc != KY_OK) return KYOSAI_E_HANDSHAKE_FAILED;
+    rc = write_all(c, hello, n, deadline_ms);
+    if (rc != KYOSAI_OK) return rc;
+    c->cin_len = 0;
+    for (;;) {
+        static const uint8_t magic[4] = {0x31, 0x4C, 0x59, 0x4B}; /* KY_WIRE_MAGIC, LE */
+        if (c->cin_len >= sizeof magic && memcmp(c->cin, magic, sizeof magic) == 0)
+            return handshake_refusal(c, deadline_ms);
+        size_t used = 0;
+        rc = ky_chan_client_finish(&c->chan, c->cin, c->cin_len, &used);
+        if (rc == KY_OK) {
+            memmove(c->cin, c->cin + used, c->cin_len - used);
+            c->cin_len -= used;
+            return KYOSAI_OK;
+        }
+        if (rc != KY_CHAN_NEED_MORE) return ky_client_code(rc);
+        size_t got = 0;
+        rc = recv_some(c, c->cin + c->cin_len, KY_CLIENT_CIN_BYTES - c->cin_len, &got, deadline_ms);
+        if (rc == KYOSAI_E_UNAVAILABLE) return KYOSAI_E_HANDSHAKE_FAILED; /* closed on us */
+        if (rc != KYOSAI_OK) return rc;
+        c->cin_len += got;
+    }
+}
+
 /* TCP connect and HELLO to endpoint idx, both within connect_timeout_ms. */
 static int connect_one(kyosai_client *c, uint32_t idx) {
     KY_ASSERT(c->fd < 0 && idx < c->endpoint_count);
@@ -262,6 +356,10 @@ static int connect_one(kyosai_client *c, uint32_t idx) {
      * (HELLO and ERROR answers are a few hundred bytes). */
     c->body_bytes_max = KY_WIRE_FRAME_BODY_BYTES_MIN;
     ky_frame_reader_init(&c->reader, c->rbuf, KY_CLIENT_FRAME_BYTES, c->body_bytes_max);
+    if (c->secure) {
+        rc = chan_handshake(c, idx, deadline);
+        if (rc != KYOSAI_OK) return rc;
+    }
     return hello(c, deadline);
 }
 

@@ -64,6 +64,7 @@ extern "C" {
 #define KYOSAI_BATCH_COUNT_MAX       10000u         /* events per append call */
 #define KYOSAI_ENTRY_BYTES_MAX       (152u + 4096u) /* one encoded entry */
 #define KYOSAI_ENDPOINTS_MAX         8u
+#define KYOSAI_ERROR_TEXT_BYTES_MAX  (64u + 2u + 512u) /* kyosai_last_error */
 #define KYOSAI_ENDPOINT_BYTES_MAX    21u      /* "255.255.255.255:65535" */
 #define KYOSAI_CLIENT_NAME_BYTES_MAX 64u      /* printable ASCII */
 #define KYOSAI_READ_COUNT_MAX        1000u    /* count_max of range and history */
@@ -87,6 +88,12 @@ enum {
     KYOSAI_E_FRAME_CHECKSUM = -6,
     KYOSAI_E_FRAME_TYPE = -7,
     KYOSAI_E_FRAME_TRUNCATED = -8,
+    KYOSAI_E_PLAINTEXT_REFUSED = -9,   /* node requires the secure channel (set keys) */
+    KYOSAI_E_HANDSHAKE_FAILED = -10,   /* our key unknown to the node, or wrong node key */
+    KYOSAI_E_KEY_INVALID = -11,        /* key file or key text malformed or unreadable */
+    KYOSAI_E_DECRYPT_FAILED = -12,     /* a record failed authentication */
+    KYOSAI_E_CIPHER_UNAVAILABLE = -13, /* node does not allow the cipher we offered */
+    KYOSAI_E_NONCE_EXHAUSTED = -14,    /* channel used up; reconnect */
     KYOSAI_E_MSG_MALFORMED = -20,
     KYOSAI_E_MSG_TRUNCATED = -21,
     KYOSAI_E_MSG_TRAILING_BYTES = -22,
@@ -203,6 +210,14 @@ typedef struct kyosai_options {
     uint32_t request_timeout_ms; /* send + response, per request attempt (default 30000) */
     uint32_t retry_count_max;    /* reconnect-and-resend attempts per call (default 3) */
     const char *client_name;     /* shown in node logs (default "libkyosai") */
+    /* Secure channel (docs/SECURITY.md). key_file: this client's X25519 secret key file
+     * (kyosaictl keygen --channel; mode 0600). server_keys: the nodes' public keys, each
+     * "x25519:<64 hex>" or the path of a .pub file, one per endpoint in the same order, or
+     * a single one for every endpoint. Both NULL: plaintext, which only a node configured
+     * plaintext on loopback accepts (others answer KYOSAI_E_PLAINTEXT_REFUSED). */
+    const char *key_file;
+    const char *const *server_keys;
+    size_t server_key_count;
 } kyosai_options;
 
 typedef struct kyosai_status {
@@ -359,6 +374,12 @@ KYOSAI_EXPORT const char *kyosai_endpoint(const kyosai_client *c) KYOSAI_NONNULL
 /* "KYOSAI_E_NAME: sentence" ("KYOSAI_OK: success") for any int; unknown values give
  * "KYOSAI_E_UNKNOWN: unknown error code". Static, immutable; never NULL. */
 KYOSAI_EXPORT const char *kyosai_strerror(int code);
+
+/* The node's own words on its most recent ERROR answer on this client: "what: message",
+ * e.g. "role: client 'app1' has role reader, which may not append". Empty when the node
+ * has refused nothing yet. Valid until the next call on c; at most
+ * KYOSAI_ERROR_TEXT_BYTES_MAX bytes. */
+KYOSAI_EXPORT const char *kyosai_last_error(const kyosai_client *c) KYOSAI_NONNULL(1);
 
 /* A new time-ordered key: 48-bit Unix ms time in the high bits, then randomness. */
 KYOSAI_EXPORT void kyosai_idem_key_generate(uint8_t key[KYOSAI_IDEM_KEY_BYTES]) KYOSAI_NONNULL_ALL;

@@ -60,6 +60,25 @@ static const setting settings[] = {
         "events per group commit (one fsync'ed LMDB transaction)"),
     U64("writer", writer_queue_requests_max, 16, 1000000, "65536",
         "append requests waiting for the writer before new ones are refused"),
+    STR("security", key_file, "",
+        "the node's static X25519 secret key file (kyosaictl keygen --channel); required "
+        "unless plaintext = 1"),
+    STR("security", clients_file, "",
+        "client registry: one 'x25519:<hex> name role[,role]' per line; required unless "
+        "plaintext = 1"),
+    U64("security", plaintext, 0, 1, "0",
+        "1 = no secure channel and no roles, for development only; refused unless "
+        "listen_addr is a loopback address"),
+    STR("security", ciphers, "aesgcm,chachapoly",
+        "ciphers clients may choose: aesgcm (needs AES-NI), chachapoly"),
+    U64("security", handshake_timeout_ms, 100, 600000, "5000",
+        "a connection must finish its handshake within this, ms"),
+    U64("security", handshakes_pending_max, 1, 65536, "64",
+        "connections still in their handshake (half-open); more are closed at once"),
+    U64("security", connections_per_key_max, 1, 65536, "256",
+        "open connections one client key may hold"),
+    U64("security", rekey_interval_records, 1, 1ull << 40, "1048576",
+        "records sent in one direction between rekeys of that direction's key"),
 };
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
 

@@ -31,6 +31,14 @@ typedef struct ky_config {
     uint64_t batch_count_max;                      /* events per group commit */
     uint64_t writer_queue_requests_max;            /* append requests waiting for the writer */
     uint64_t shutdown_grace_ms;                    /* time to finish in-flight work on SIGTERM */
+    char key_file[512];                            /* node's X25519 secret key file */
+    char clients_file[512];                        /* client registry (node/registry.h) */
+    uint64_t plaintext;                            /* 1: no secure channel (loopback only) */
+    char ciphers[64];                              /* allowed: "aesgcm,chachapoly" */
+    uint64_t handshake_timeout_ms;                 /* a handshake must complete within this */
+    uint64_t handshakes_pending_max;               /* connections still in their handshake */
+    uint64_t connections_per_key_max;              /* open connections per client key */
+    uint64_t rekey_interval_records;               /* records per direction between rekeys */
 } ky_config;
 
 /* Fills every setting with its default. */

@@ -316,6 +316,17 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
         ky_server_send_error(s, c, h->request_id, rc, "type", msg);
         return;
     }
+    if (!ky_role_allows(c->roles, h->type)) {
+        char roles[48], msg[200];
+        ky_roles_format(c->roles, roles, sizeof roles);
+        snprintf(msg, sizeof msg, "client '%s' has role %s, which may not %s", c->client_name,
+                 roles, ky_request_name(h->type));
+        ky_log("warn", "request refused by role", "conn=%" PRIu64 " client=%s roles=%s request=%s",
+               c->gen, c->client_name, roles, ky_request_name(h->type));
+        s->role_refusals++;
+        ky_server_send_error(s, c, h->request_id, KY_E_FORBIDDEN, "role", msg);
+        return;
+    }
     if (h->type == KY_MSG_APPEND) {
         handle_append(s, c, h, body);
         return;

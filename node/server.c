@@ -69,6 +69,7 @@ static void conn_free(ky_server *s, ky_conn *c) {
     close(c->fd);
     ky_log("info", "connection closed", "conn=%" PRIu64 " peer=%s reason=\"%s\" inflight=%u",
            c->gen, c->peer, c->close_reason ? c->close_reason : "closed", c->inflight);
+    ky_session_conn_free(s, c);
     free(c->rbuf);
     free(c->wbuf);
     uint32_t slot = c->slot;
@@ -131,7 +132,7 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 /* Reserves room for `bytes` more output; grows the buffer (bounded by the queue limit
  * plus one maximal frame, so one response always fits). NULL when out of memory. */
-uint8_t *ky_conn_out_reserve(ky_conn *c, size_t bytes) {
+uint8_t *ky_conn_raw_reserve(ky_conn *c, size_t bytes) {
     if (c->woff > 0 && c->woff == c->wlen) c->woff = c->wlen = 0;
     if (c->wlen + bytes > c->wcap) {
         size_t cap = c->wcap ? c->wcap : 65536;
@@ -144,12 +145,44 @@ uint8_t *ky_conn_out_reserve(ky_conn *c, size_t bytes) {
     return c->wbuf + c->wlen;
 }
 
-void ky_conn_out_commit(ky_server *s, ky_conn *c, size_t bytes) {
+void ky_conn_raw_commit(ky_server *s, ky_conn *c, size_t bytes) {
     KY_ASSERT(c->wlen + bytes <= c->wcap);
     c->wlen += bytes;
     if (c->state == KY_CONN_FREE || c->write_failed) return;
     ev_io_start(s->loop, &c->wio);
     conn_update_read(s, c);
+}
+
+/* Frames are written in plaintext into the reserved space; on a secure connection that
+ * space is the staging buffer, and commit seals it into the output buffer. */
+uint8_t *ky_conn_out_reserve(ky_conn *c, size_t bytes) {
+    if (c->chan == NULL || !c->authenticated) return ky_conn_raw_reserve(c, bytes);
+    if (bytes > c->scap) {
+        uint8_t *nb = realloc(c->sbuf, bytes);
+        if (nb == NULL) return NULL;
+        c->sbuf = nb;
+        c->scap = bytes;
+    }
+    return c->sbuf;
+}
+
+void ky_conn_out_commit(ky_server *s, ky_conn *c, size_t bytes) {
+    if (c->chan == NULL || !c->authenticated) {
+        ky_conn_raw_commit(s, c, bytes);
+        return;
+    }
+    KY_ASSERT(bytes <= c->scap);
+    size_t need = ky_chan_sealed_bytes(bytes), sealed = 0;
+    uint8_t *dst = ky_conn_raw_reserve(c, need);
+    int rc = dst ? ky_chan_seal(c->chan, c->sbuf, bytes, dst, need, &sealed) : KY_E_NOMEM;
+    if (rc != KY_OK) {
+        ky_log("warn", "cannot seal response", "conn=%" PRIu64 " client=%s error=%s", c->gen,
+               c->client_name, ky_errname(rc));
+        c->write_failed = true;
+        ky_conn_close_later(s, c, "cannot seal response");
+        return;
+    }
+    ky_conn_raw_commit(s, c, sealed);
 }
 
 /* ---- reading --------------------------------------------------------------------- */
@@ -163,7 +196,10 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     ky_conn *c = w->data;
     ky_server *s = c->server;
     uint8_t buf[65536];
-    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    bool secure = c->chan != NULL;
+    KY_ASSERT(!secure || c->clen < KY_SESSION_CBUF_BYTES);
+    ssize_t n = secure ? recv(c->fd, c->cbuf + c->clen, KY_SESSION_CBUF_BYTES - c->clen, 0)
+                       : recv(c->fd, buf, sizeof buf, 0);
     if (n == 0) {
         ky_conn_close_later(s, c, "peer closed");
         return;
@@ -174,10 +210,19 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
         return;
     }
     conn_touch(s, c);
+    if (secure) {
+        c->clen += (size_t)n;
+        ky_session_received(s, c);
+    } else {
+        ky_conn_feed(s, c, buf, (size_t)n);
+    }
+}
+
+void ky_conn_feed(ky_server *s, ky_conn *c, const uint8_t *buf, size_t n) {
     size_t off = 0;
-    while (off < (size_t)n && c->state == KY_CONN_OPEN) {
+    while (off < n && c->state == KY_CONN_OPEN) {
         size_t used = 0;
-        int rc = ky_frame_reader_feed(&c->reader, buf + off, (size_t)n - off, &used);
+        int rc = ky_frame_reader_feed(&c->reader, buf + off, n - off, &used);
         off += used;
         if (rc == KY_STEP_NEED_MORE) break;
         if (rc != KY_STEP_FRAME) {
@@ -188,7 +233,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
                            ky_frame_reader_body(&c->reader));
         ky_frame_reader_reset(&c->reader);
     }
-    if (off < (size_t)n && c->state == KY_CONN_OPEN) {
+    if (off < n && c->state == KY_CONN_OPEN) {
         /* Reading paused mid-buffer (inflight limit): keep the rest for later. This cannot
          * happen because pausing only stops the watcher; feed consumes what it can. */
         KY_BUG("unconsumed bytes after dispatch");
@@ -205,7 +250,12 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     ky_server *s = c->server;
     uint64_t now = ky_server_now_ms(s);
     if (c->state != KY_CONN_OPEN) return;
-    if (c->frame_started && now - c->frame_start_ms > s->cfg.read_timeout_ms) {
+    if (!c->authenticated && now - c->accepted_ms > s->cfg.handshake_timeout_ms) {
+        ky_log("warn", "handshake refused", "conn=%" PRIu64 " peer=%s reason=\"timeout\"", c->gen,
+               c->peer);
+        s->handshakes_refused++;
+        ky_conn_close_later(s, c, "handshake timeout");
+    } else if (c->frame_started && now - c->frame_start_ms > s->cfg.read_timeout_ms) {
         ky_server_send_error(s, c, 0, KY_E_TIMEOUT, "read_timeout_ms",
                              "frame not completed within read_timeout_ms; closing");
         ky_conn_close_later(s, c, "read timeout");
@@ -256,6 +306,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
         ev_timer_init(&c->timer, timer_cb, 1.0, 1.0);
         ev_timer_start(s->loop, &c->timer);
         conn_touch(s, c);
+        c->accepted_ms = c->last_read_ms;
+        if (ky_session_conn_open(s, c) != KY_OK) {
+            c->state = KY_CONN_CLOSING;
+            c->close_reason = "handshake limit (handshakes_pending_max) or out of memory";
+            conn_free(s, c);
+            continue;
+        }
         ev_io_start(s->loop, &c->rio);
     }
 }
@@ -330,6 +387,7 @@ int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *er
     s->conns = calloc(cfg->connections_max, sizeof(ky_conn));
     s->loop = ev_loop_new(EVFLAG_AUTO);
     int rc = (s->conns == NULL || s->loop == NULL) ? KY_E_NOMEM : KY_OK;
+    if (rc == KY_OK) rc = ky_session_server_open(s, err, cap);
     if (rc == KY_OK) rc = listen_on(cfg, &s->listen_fd, err, cap);
     if (rc != KY_OK) goto fail;
     for (uint32_t i = 0; i < cfg->connections_max; i++) s->conns[i].slot = i;
@@ -387,6 +445,7 @@ void ky_server_close(ky_server *s) {
     ky_writer_close(s->writer);
     if (s->listen_fd >= 0) close(s->listen_fd);
     if (s->loop != NULL) ev_loop_destroy(s->loop);
+    ky_session_server_close(s);
     free(s->conns);
     free(s);
 }

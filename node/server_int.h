@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include "../proto/frame.h"
+#include "../secure/channel.h"
+#include "../secure/keys.h"
+#include "registry.h"
 #include "server.h"
 #include "writer.h"
 
@@ -38,6 +41,17 @@ typedef struct ky_conn {
     uint64_t frame_start_ms;  /* when the unfinished frame began, ms monotonic */
     uint64_t last_read_ms;    /* last bytes received, ms monotonic */
     const char *close_reason; /* static text for the close log line */
+    /* secure channel (session.c); chan NULL in plaintext mode */
+    ky_chan *chan;                                    /* this connection's channel, wiped on free */
+    bool authenticated;                               /* handshake done (plaintext: at accept) */
+    uint8_t roles;                                    /* KY_ROLE_* of the client */
+    uint8_t client_key[KY_KEY_BYTES];                 /* its static key (zero in plaintext mode) */
+    char client_name[KY_REGISTRY_NAME_BYTES_MAX + 1]; /* registry name, "-" before */
+    uint64_t accepted_ms;                             /* for handshake_timeout_ms */
+    uint8_t *cbuf;                                    /* ciphertext not yet a whole record */
+    size_t clen;                                      /* bytes in cbuf */
+    uint8_t *sbuf; /* plaintext response staging before sealing */
+    size_t scap;   /* its capacity */
 } ky_conn;
 
 struct ky_server {
@@ -58,6 +72,18 @@ struct ky_server {
     uint64_t started_ms;          /* monotonic start time */
     uint64_t stop_started_ms;     /* when shutdown began */
     bool stopping;                /* SIGTERM/SIGINT received */
+    /* secure channel (session.c) */
+    bool secure;                         /* !cfg.plaintext */
+    bool allow_aesgcm, allow_chachapoly; /* from cfg.ciphers */
+    uint8_t static_sk[KY_KEY_BYTES];     /* node's channel key, wiped on close */
+    uint8_t static_pk[KY_KEY_BYTES];
+    ky_registry registry;               /* pinned client keys and roles */
+    uint8_t (*replay)[KY_KEY_BYTES];    /* recent initiator ephemerals (ring) */
+    uint32_t replay_next, replay_count; /* ring position and fill */
+    uint32_t handshakes_pending;        /* connections not yet authenticated */
+    uint8_t *plain;                     /* one record's plaintext, loop scratch */
+    uint64_t handshakes_ok, handshakes_refused, role_refusals; /* counters */
+    uint64_t refusal_log_ms; /* last "half-open limit" log line, ms */
 };
 
 /* server.c */
@@ -66,6 +92,24 @@ void ky_conn_close_later(ky_server *s, ky_conn *c, const char *why);
 bool ky_conn_flush_pending(const ky_conn *c);
 uint8_t *ky_conn_out_reserve(ky_conn *c, size_t bytes);
 void ky_conn_out_commit(ky_server *s, ky_conn *c, size_t bytes);
+
+/* Feeds plaintext bytes to the connection's frame reader, dispatching whole frames. */
+void ky_conn_feed(ky_server *s, ky_conn *c, const uint8_t *data, size_t n);
+/* Raw output (no sealing): handshake replies and pre-handshake refusals. */
+uint8_t *ky_conn_raw_reserve(ky_conn *c, size_t bytes);
+void ky_conn_raw_commit(ky_server *s, ky_conn *c, size_t bytes);
+
+/* session.c — the server side of the secure channel */
+#define KY_SESSION_CBUF_BYTES     (2u * (KY_CHAN_LENGTH_BYTES + KY_CHAN_RECORD_BYTES_MAX))
+#define KY_SESSION_REPLAY_ENTRIES 4096u /* initiator ephemerals remembered */
+/* Loads key, registry and cipher list, or checks that plaintext is on loopback. */
+int ky_session_server_open(ky_server *s, char *err, size_t err_cap);
+void ky_session_server_close(ky_server *s);
+/* At accept: refuses (KY_E_CONNECTION_LIMIT) when too many handshakes are pending. */
+int ky_session_conn_open(ky_server *s, ky_conn *c);
+void ky_session_conn_free(ky_server *s, ky_conn *c);
+/* c->clen bytes are in c->cbuf: runs the handshake, then opens records and feeds frames. */
+void ky_session_received(ky_server *s, ky_conn *c);
 
 /* dispatch.c */
 /* Handles one whole, checksum-verified frame. */

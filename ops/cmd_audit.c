@@ -26,6 +26,7 @@
 #include "../ledger/ledger.h"
 #include "../ledger/merkle.h"
 #include "../ledger/note.h"
+#include "../secure/keys.h"
 #include "cli_util.h"
 
 #define EXIT_OK      0
@@ -44,12 +45,17 @@
 
 /* ---- help texts ------------------------------------------------------------------------ */
 
-const char KY_CMD_KEYGEN_ARGS[] = "--name NAME --out PREFIX";
-const char KY_CMD_KEYGEN_SUMMARY[] = "create a checkpoint signing key (C2SP note, Ed25519)";
+const char KY_CMD_KEYGEN_ARGS[] = "--name NAME --out PREFIX | --channel --out PREFIX";
+const char KY_CMD_KEYGEN_SUMMARY[] = "create a checkpoint signing key (Ed25519) or a channel key";
 const char KY_CMD_KEYGEN_HELP[] =
-    "Writes PREFIX.key (the signer key, file mode 0600: keep it secret, on the node only)\n"
-    "and PREFIX.pub (the verifier key line: give it to auditors out of band), and prints\n"
-    "the verifier key. NAME names the key in signature lines, e.g. example.jp/kyosai.\n"
+    "--name NAME: a checkpoint signing key (C2SP note, Ed25519). Writes PREFIX.key (the\n"
+    "signer key, mode 0600: keep it secret, on the node only) and PREFIX.pub (the verifier\n"
+    "key line: give it to auditors out of band), and prints the verifier key. NAME names\n"
+    "the key in signature lines, e.g. example.jp/kyosai.\n"
+    "--channel: a secure-channel static key (X25519, docs/SECURITY.md) for a node or a\n"
+    "client. Writes PREFIX.key (x25519-secret:<hex>, mode 0600) and PREFIX.pub, and prints\n"
+    "the public key line x25519:<hex> that goes into the node's clients_file or the\n"
+    "client's --server-key. Channel and signing keys are separate on purpose.\n"
     "Never overwrites: exit 1 if either file exists.\n";
 
 const char KY_CMD_CHECKPOINT_ARGS[] = "--key FILE [--origin ORIGIN]";
@@ -267,13 +273,53 @@ static int key_files_write(const char *prefix, const char *skey, size_t skey_byt
     return EXIT_OK;
 }
 
+/* keygen --channel: an X25519 key pair for the secure channel. */
+static int keygen_channel(bool json, const char *prefix) {
+    uint8_t pk[KY_KEY_BYTES], sk[KY_KEY_BYTES];
+    if (ky_key_generate(pk, sk) != KY_OK) return EXIT_CANNOT;
+    char secret[KY_KEY_SECRET_TEXT_BYTES + 2], pub[KY_KEY_PUBLIC_TEXT_BYTES + 2];
+    ky_key_secret_format(sk, secret, sizeof secret);
+    sodium_memzero(sk, sizeof sk);
+    ky_key_public_format(pk, pub, sizeof pub);
+    size_t pn = strlen(pub);
+    pub[pn] = '\n';
+    char key_path[PATH_BYTES_MAX], pub_path[PATH_BYTES_MAX];
+    int ex = key_files_write(prefix, secret, strlen(secret), pub, pn + 1, key_path, pub_path);
+    sodium_memzero(secret, sizeof secret);
+    if (ex != EXIT_OK) return ex;
+    pub[pn] = '\0';
+    if (!json) {
+        printf("%s\n", pub);
+        fprintf(stderr, "kyosaictl: wrote %s (secret, mode 0600) and %s\n", key_path, pub_path);
+        return EXIT_OK;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "public_key", pub);
+    cJSON_AddStringToObject(o, "key_file", key_path);
+    cJSON_AddStringToObject(o, "pub_file", pub_path);
+    return json_print(o);
+}
+
 int ky_cmd_keygen(const char *data_dir, bool json, int argc, char **argv) {
     (void)data_dir;
     const char *name = NULL, *prefix = NULL;
     const opt opts[] = {{"--name", &name}, {"--out", &prefix}};
+    char *rest[8];
+    int nrest = 0;
+    bool channel = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--channel") == 0) {
+            channel = true;
+        } else {
+            if (nrest == 8) return EXIT_USAGE;
+            rest[nrest++] = argv[i];
+        }
+    }
     size_t npos = 0;
-    if (opts_parse(argc, argv, opts, 2, NULL, &npos) != 0 || name == NULL || prefix == NULL)
+    if (opts_parse(nrest, rest, opts, 2, NULL, &npos) != 0 || prefix == NULL ||
+        (name == NULL) == !channel)
         return EXIT_USAGE;
+    if (channel) return keygen_channel(json, prefix);
     if (sodium_ready() != 0) return EXIT_CANNOT;
     ky_note_signer s;
     int rc = ky_note_signer_generate(name, strlen(name), &s);

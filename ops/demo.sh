@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh — `make demo`: kyosai-ledger end to end, on real LMDB files and real TCP.
-# Creates a ledger, starts a real kyosaid on loopback, posts a realistic sample (both
+# Creates a ledger and channel keys, starts a real kyosaid on loopback with the Noise
+# channel on, posts a realistic sample (both
 # schemes, a year of monthly premiums) through the client library, shows the node's status
 # and a few contracts over the network, shows refusals with their reasons, stops the node
 # cleanly, verifies the whole ledger offline, checks derived state against a replay, then
@@ -25,22 +26,38 @@ run "$CTL" sample --contracts "$CONTRACTS" --months 12 --seed 2026 > "$DIR/sampl
 echo "$(wc -l < "$DIR/sample.jsonl") events; first lines:"
 head -n 3 "$DIR/sample.jsonl"
 
+step "3. Keys for the secure channel: the node's, and one per client role"
+K="$DIR/keys"
+mkdir -p "$K"
+run "$CTL" keygen --channel --out "$K/node"
+for who in poster:writer callcentre:reader; do
+  "$CTL" keygen --channel --out "$K/${who%%:*}" 2>/dev/null > "$K/${who%%:*}.line"
+  echo "$(cat "$K/${who%%:*}.line") demo-${who%%:*} ${who#*:}" >> "$K/clients"
+done
+echo "client registry ($K/clients): public key, name, role"
+sed 's/^\(x25519:.\{12\}\)[0-9a-f]*/\1.../' "$K/clients"
+
 PORT=${KY_DEMO_PORT:-$((17400 + RANDOM % 1000))}
 SERVER="127.0.0.1:$PORT"
-step "3. Start a real node (kyosaid) on $SERVER"
-printf '$ %s\n' "$KYOSAID --set node.data_dir=$L --set node.listen_port=$PORT &" >&2
-"$KYOSAID" --set node.data_dir="$L" --set node.listen_port="$PORT" 2> "$DIR/kyosaid.log" &
+step "4. Start a real node (kyosaid) on $SERVER, Noise-encrypted, keys pinned"
+NODE_ARGS=(--set node.data_dir="$L" --set node.listen_port="$PORT"
+           --set security.key_file="$K/node.key" --set security.clients_file="$K/clients")
+printf '$ %s\n' "$KYOSAID ${NODE_ARGS[*]} &" >&2
+"$KYOSAID" "${NODE_ARGS[@]}" 2> "$DIR/kyosaid.log" &
 NODE_PID=$!
 trap 'kill $NODE_PID 2>/dev/null || true' EXIT
+# every kyosaictl call below connects as the writer unless it says otherwise
+export KYOSAI_KEY="$K/poster.key" KYOSAI_SERVER_KEY="$K/node.pub"
+echo "(KYOSAI_KEY=$KYOSAI_KEY KYOSAI_SERVER_KEY=$KYOSAI_SERVER_KEY for the commands below)"
 for _ in $(seq 50); do "$CTL" --server "$SERVER" status >/dev/null 2>&1 && break; sleep 0.1; done
-head -n 1 "$DIR/kyosaid.log"
+head -n 2 "$DIR/kyosaid.log" | cut -c1-160
 
-step "4. Post the sample through libkyosai (batches of 1,000; the node group-commits them)"
+step "5. Post the sample through libkyosai (batches of 1,000; the node group-commits them)"
 run "$CTL" --server "$SERVER" post "$DIR/sample.jsonl"
 echo "posting the same file again writes nothing (idempotency keys):"
 run "$CTL" --server "$SERVER" post "$DIR/sample.jsonl"
 
-step "5. The node's status and a few contracts, over the network"
+step "6. The node's status and a few contracts, over the network"
 run "$CTL" --server "$SERVER" status
 SHOKIBO=$(grep -m1 '"scheme":"shokibo"' "$DIR/sample.jsonl" | sed 's/.*"contract":\([0-9]*\).*/\1/')
 SAFETY=$(grep -m1 '"scheme":"safety"' "$DIR/sample.jsonl" | sed 's/.*"contract":\([0-9]*\).*/\1/')
@@ -48,7 +65,7 @@ run "$CTL" --server "$SERVER" contract "$SHOKIBO"
 run "$CTL" --server "$SERVER" contract "$SAFETY"
 run "$CTL" --server "$SERVER" history "$SAFETY" --limit 3
 
-step "6. Bad input: every refusal names its rule, and writes nothing"
+step "7. Bad input: every refusal names its rule, and writes nothing"
 cat > "$DIR/bad.jsonl" <<JSON
 {"kind":"premium_paid","scheme":"shokibo","contract":$SHOKIBO,"amount":42000,"period":202504}
 {"kind":"premium_paid","scheme":"safety","contract":$SAFETY,"amount":7500,"period":202701}
@@ -58,7 +75,15 @@ cat > "$DIR/bad.jsonl" <<JSON
 JSON
 run "$CTL" --server "$SERVER" post "$DIR/bad.jsonl" || echo "(exit $? — refusals reported above)"
 
-step "7. Stop the node (SIGTERM: in-flight work finishes, the ledger closes cleanly)"
+step "8. Access control: a reader may read but not post; a client without a key is refused"
+run "$CTL" --server "$SERVER" --key "$K/callcentre.key" contract "$SHOKIBO" | head -n 3
+run "$CTL" --server "$SERVER" --key "$K/callcentre.key" post "$DIR/bad.jsonl" \
+  || echo "(exit $? — the node refused the reader's append and wrote nothing)"
+KYOSAI_KEY= KYOSAI_SERVER_KEY= run "$CTL" --server "$SERVER" status \
+  || echo "(exit $? — plaintext is refused by a node with the secure channel on)"
+grep -m1 'request refused by role' "$DIR/kyosaid.log" | cut -c1-160
+
+step "9. Stop the node (SIGTERM: in-flight work finishes, the ledger closes cleanly)"
 kill -TERM "$NODE_PID"
 NODE_RC=0
 wait "$NODE_PID" || NODE_RC=$?
@@ -66,13 +91,13 @@ trap - EXIT
 echo "kyosaid exited with status $NODE_RC; its last log lines:"
 tail -n 3 "$DIR/kyosaid.log"
 
-step "8. Verify the whole ledger offline, read-only, trusting nothing but the bytes"
+step "10. Verify the whole ledger offline, read-only, trusting nothing but the bytes"
 run "$CTL" --data "$L" verify
 
-step "9. Derived state equals a replay of the entries"
+step "11. Derived state equals a replay of the entries"
 run "$CTL" --data "$L" reindex --check
 
-step "10. Tamper with a copy: change one amount byte in the LMDB file"
+step "12. Tamper with a copy: change one amount byte in the LMDB file"
 cp -r "$L" "$DIR/tampered"
 "$PY" - "$DIR/tampered/data.mdb" "$SAFETY" <<'PY'
 import sys, struct
@@ -98,7 +123,7 @@ open(path, "wb").write(bytes(data))
 PY
 run "$CTL" --data "$DIR/tampered" verify || echo "(exit $? — verify names the altered entry)"
 
-step "11. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
+step "13. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
 cp -r "$L" "$DIR/tampered2"
 "$PY" - "$DIR/tampered2/data.mdb" "$SAFETY" <<'PY'
 import sys, struct, xxhash

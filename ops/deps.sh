@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential pkg-config liblmdb-dev lmdb-utils libsodium-dev libssl-dev libev-dev
       libxxhash-dev libcmocka-dev libcjson-dev libinih-dev python3 python3-pytest
       python3-xxhash
-      clang-format cppcheck)
+      clang-format cppcheck
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -423,6 +423,11 @@ static void usage(FILE *out) {
                  "  --quiet      no progress bars\n"
                  "  --server H:P[,H:P]  post/get/range/contract/history/status against a\n"
                  "               running node (first reachable endpoint) instead of DIR\n"
+                 "  --key FILE   this client's channel secret key (keygen --channel;\n"
+                 "               default $KYOSAI_KEY)\n"
+                 "  --server-key K[,K]  the node's public key x25519:<hex> or .pub file, one\n"
+                 "               per --server endpoint (default $KYOSAI_SERVER_KEY); without\n"
+                 "               --key and --server-key the connection is plaintext\n"
                  "  --version    print the version\n\nCommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
@@ -434,8 +439,15 @@ static void command_help(FILE *out, const command *cmd) {
             cmd->summary, cmd->help);
 }
 
+/* An environment variable, with empty treated as unset. */
+static const char *env_or_null(const char *name) {
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 int main(int argc, char **argv) {
     cli c = {getenv("KYOSAI_DATA") ? getenv("KYOSAI_DATA") : "./kyosai-data", false, false, NULL};
+    const char *key_file = env_or_null("KYOSAI_KEY"), *server_keys = env_or_null("KYOSAI_SERVER_KEY");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -452,6 +464,10 @@ int main(int argc, char **argv) {
             c.data_dir = argv[++i];
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
             c.server = argv[++i];
+        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            key_file = argv[++i];
+        } else if (strcmp(argv[i], "--server-key") == 0 && i + 1 < argc) {
+            server_keys = argv[++i];
         } else {
             fprintf(stderr, "kyosaictl: unknown option '%s'\n\n", argv[i]);
             usage(stderr);
@@ -462,6 +478,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return EXIT_USAGE;
     }
+    ky_remote_set_keys(key_file, server_keys);
     for (size_t k = 0; k < COMMAND_COUNT; k++) {
         const command *cmd = &commands[k];
         if (strcmp(argv[i], cmd->name) != 0) continue;

@@ -20,6 +20,24 @@
 
 #define REMOTE_BATCH_COUNT 1000u
 
+/* Secure-channel keys for every connection this process makes (ky_remote_set_keys). */
+static const char *remote_key_file;
+static const char *remote_server_keys;
+
+void ky_remote_set_keys(const char *key_file, const char *server_keys) {
+    remote_key_file = key_file;
+    remote_server_keys = server_keys;
+}
+
+/* The node's explanation of its last refusal, kept past kyosai_close for fail(). */
+static char last_detail[KYOSAI_ERROR_TEXT_BYTES_MAX + 1];
+
+static void close_client(kyosai_client *c) {
+    if (c == NULL) return;
+    snprintf(last_detail, sizeof last_detail, "%s", kyosai_last_error(c));
+    kyosai_close(c);
+}
+
 static int connect_to(const char *servers, kyosai_client **c) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", servers);
@@ -29,7 +47,24 @@ static int connect_to(const char *servers, kyosai_client **c) {
          t = strtok_r(NULL, ",", &save))
         eps[n++] = t;
     if (n == 0) return -1;
-    kyosai_options o = {2000, 30000, 3, "kyosaictl"};
+    kyosai_options o = {2000, 30000, 3, "kyosaictl", NULL, NULL, 0};
+    char kbuf[1024];
+    const char *keys[KYOSAI_ENDPOINTS_MAX];
+    if (remote_key_file != NULL || remote_server_keys != NULL) {
+        snprintf(kbuf, sizeof kbuf, "%s", remote_server_keys ? remote_server_keys : "");
+        size_t k = 0;
+        for (char *save = NULL, *t = strtok_r(kbuf, ",", &save); t && k < KYOSAI_ENDPOINTS_MAX;
+             t = strtok_r(NULL, ",", &save))
+            keys[k++] = t;
+        if (remote_key_file == NULL || k == 0) {
+            fprintf(stderr, "kyosaictl: the secure channel needs both --key FILE and "
+                            "--server-key KEY[,KEY] (or $KYOSAI_KEY and $KYOSAI_SERVER_KEY)\n");
+            return -1;
+        }
+        o.key_file = remote_key_file;
+        o.server_keys = keys;
+        o.server_key_count = k;
+    }
     int rc = kyosai_connect(c, eps, n, &o);
     if (rc != KYOSAI_OK) {
         fprintf(stderr, "kyosaictl: cannot connect to %s: %s\n", servers, kyosai_strerror(rc));
@@ -78,6 +113,7 @@ static int print_cb(void *ctx, const kyosai_entry *k, const uint8_t *bytes, size
 
 static int fail(const char *what, int rc) {
     fprintf(stderr, "kyosaictl: %s: %s\n", what, kyosai_strerror(rc));
+    if (last_detail[0] != '\0') fprintf(stderr, "kyosaictl: the node says: %s\n", last_detail);
     return rc == KYOSAI_E_NOT_FOUND ? 1 : 3;
 }
 
@@ -95,7 +131,7 @@ int ky_remote_get(const char *servers, bool json, uint64_t seq) {
     } else {
         ex = fail("get", rc);
     }
-    kyosai_close(c);
+    close_client(c);
     return ex;
 }
 
@@ -107,7 +143,7 @@ int ky_remote_range(const char *servers, bool json, uint64_t a, uint64_t b) {
     int rc = KYOSAI_OK;
     while (rc == KYOSAI_OK && next != 0 && next <= b)
         rc = kyosai_range(c, next, b, KYOSAI_READ_COUNT_MAX, print_cb, &p, &next);
-    kyosai_close(c);
+    close_client(c);
     return rc == KYOSAI_OK ? 0 : fail("range", rc);
 }
 
@@ -117,7 +153,7 @@ int ky_remote_history(const char *servers, bool json, uint64_t id, uint64_t afte
     print_ctx p = {json, 0};
     uint64_t next = 0;
     int rc = kyosai_history(c, id, after, (uint32_t)limit, print_cb, &p, &next);
-    kyosai_close(c);
+    close_client(c);
     return rc == KYOSAI_OK ? 0 : fail("history", rc);
 }
 
@@ -126,7 +162,7 @@ int ky_remote_contract(const char *servers, bool json, uint64_t id) {
     if (connect_to(servers, &c) != 0) return 3;
     kyosai_contract k;
     int rc = kyosai_contract_get(c, id, &k);
-    kyosai_close(c);
+    close_client(c);
     if (rc != KYOSAI_OK) return fail("contract", rc);
     ky_contract_state cs = {k.contract_id,
                             k.scheme,
@@ -153,7 +189,7 @@ int ky_remote_status(const char *servers, bool json) {
     int rc = kyosai_status_get(c, &s);
     char ep[64];
     snprintf(ep, sizeof ep, "%s", kyosai_endpoint(c));
-    kyosai_close(c);
+    close_client(c);
     if (rc != KYOSAI_OK) return fail("status", rc);
     static const char *roles[] = {"?", "primary", "replica", "standalone"};
     const char *role = s.role <= 3 ? roles[s.role] : "?";
@@ -268,9 +304,9 @@ int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *s
     if (rc == KYOSAI_OK) rc = remote_flush(c, b, sum);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sum->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (rc < -1) fprintf(stderr, "kyosaictl: post: %s\n", kyosai_strerror(rc));
     if (im) ky_import_release(im);
-    kyosai_close(c);
+    close_client(c);
+    if (rc < -1) fail("post", rc);
     free(im);
     free(b);
     free(line);

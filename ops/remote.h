@@ -17,6 +17,11 @@ int ky_remote_history(const char *servers, bool json, uint64_t contract_id, uint
                       uint64_t limit);
 int ky_remote_contract(const char *servers, bool json, uint64_t contract_id);
 int ky_remote_status(const char *servers, bool json);
+
+/* Secure channel for every later call: this client's secret key file and the node keys
+ * ("x25519:<hex>" or .pub paths), comma-separated, one per endpoint or one for all. Both
+ * NULL: plaintext. */
+void ky_remote_set_keys(const char *key_file, const char *server_keys);
 /* Posts a file like `post`, in batches of up to 1,000 through kyosai_append (which retries
  * with the same keys on a dropped connection). Fills sum. */
 int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *sum);

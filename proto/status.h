@@ -43,6 +43,12 @@
     X(FRAME_CHECKSUM, 6, KY_E_FRAME_CHECKSUM)                                                      \
     X(FRAME_TYPE, 7, KY_E_FRAME_TYPE)                                                              \
     X(FRAME_TRUNCATED, 8, KY_E_FRAME_TRUNCATED)                                                    \
+    X(PLAINTEXT_REFUSED, 9, KY_E_PLAINTEXT_REFUSED)                                                \
+    X(HANDSHAKE_FAILED, 10, KY_E_HANDSHAKE_FAILED)                                                 \
+    X(KEY_INVALID, 11, KY_E_KEY_INVALID)                                                           \
+    X(DECRYPT_FAILED, 12, KY_E_DECRYPT_FAILED)                                                     \
+    X(CIPHER_UNAVAILABLE, 13, KY_E_CIPHER_UNAVAILABLE)                                             \
+    X(NONCE_EXHAUSTED, 14, KY_E_NONCE_EXHAUSTED)                                                   \
     X(MSG_MALFORMED, 20, KY_E_MSG_MALFORMED)                                                       \
     X(MSG_TRUNCATED, 21, KY_E_MSG_TRUNCATED)                                                       \
     X(MSG_TRAILING_BYTES, 22, KY_E_MSG_TRAILING_BYTES)                                             \

@@ -6,6 +6,7 @@
  * 12 monthly premiums — prints each event's outcome, reads the contract back and exits 0
  * only if every step succeeded.
  *
+ *   KYOSAI_KEY=app.key KYOSAI_SERVER_KEY=x25519:<node key hex> \
  *   build/examples/post_premium [-c contract_id] 127.0.0.1:7400 [127.0.0.1:7401 ...]
  *
  * Build against an installed library: cc post_premium.c $(pkg-config --cflags --libs kyosai)
@@ -64,6 +65,14 @@ int main(int argc, char **argv) {
 
     kyosai_client *c;
     kyosai_options opts = {.client_name = "post_premium-example"};
+    /* The secure channel: this program's key file and the node's public key. Without
+     * them the connection is plaintext, which only a development node accepts. */
+    const char *server_key = getenv("KYOSAI_SERVER_KEY");
+    opts.key_file = getenv("KYOSAI_KEY");
+    if (server_key != NULL) {
+        opts.server_keys = &server_key;
+        opts.server_key_count = 1;
+    }
     int rc = kyosai_connect(&c, (const char *const *)argv + optind, (size_t)(argc - optind), &opts);
     if (rc != KYOSAI_OK) {
         fprintf(stderr, "connect: %s\n", kyosai_strerror(rc));

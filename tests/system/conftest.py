@@ -55,17 +55,54 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Node:
-    """A real kyosaid process on a loopback port with its own ledger directory."""
+def keygen(prefix):
+    """A channel key pair written by kyosaictl keygen --channel: (secret file, public line)."""
+    p = subprocess.run([kyosaictl_path(), "keygen", "--channel", "--out", str(prefix)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return f"{prefix}.key", p.stdout.strip()
 
-    def __init__(self, tmp_path, name="node", extra=()):
+
+ROLES = ("writer", "reader", "auditor", "operator")
+
+
+class Node:
+    """A real kyosaid process on a loopback port with its own ledger directory.
+
+    secure=False runs the node in plaintext development mode (loopback only), which the
+    raw-socket protocol tests need; secure=True gives it a channel key and a client
+    registry with one key per role (self.clients[role] = (key file, public line)) plus one
+    unregistered key (self.stranger)."""
+
+    def __init__(self, tmp_path, name="node", extra=(), secure=False):
         self.data = str(tmp_path / f"{name}-ledger")
         self.port = free_port()
         self.log_path = str(tmp_path / f"{name}.log")
         self.extra = list(extra)
         self.proc = None
+        self.secure = secure
         if not os.path.exists(os.path.join(self.data, "data.mdb")):
             Ctl(self.data).run("init")
+        if secure:
+            keys = tmp_path / f"{name}-keys"
+            keys.mkdir(exist_ok=True)
+            self.key_file, self.public_key = keygen(keys / "node")
+            self.clients = {r: keygen(keys / r) for r in ROLES}
+            self.stranger = keygen(keys / "stranger")
+            self.registry = keys / "clients"
+            self.registry.write_text("# test registry\n" + "".join(
+                f"{pub} test-{r} {r}\n" for r, (_, pub) in self.clients.items()))
+            self.extra = ["--set", f"security.key_file={self.key_file}",
+                          "--set", f"security.clients_file={self.registry}"] + self.extra
+        else:
+            self.extra = ["--set", "security.plaintext=1"] + self.extra
+
+    def client_args(self, role="writer"):
+        """kyosaictl options that connect to this node as `role`."""
+        args = ["--server", f"127.0.0.1:{self.port}"]
+        if self.secure:
+            args += ["--key", self.clients[role][0], "--server-key", self.public_key]
+        return args
 
     def args(self):
         return [kyosaid_path(), "--set", f"node.data_dir={self.data}",
@@ -112,5 +149,12 @@ class Node:
 @pytest.fixture
 def node(tmp_path):
     n = Node(tmp_path).start()
+    yield n
+    n.kill()
+
+
+@pytest.fixture
+def secure_node(tmp_path):
+    n = Node(tmp_path, secure=True).start()
     yield n
     n.kill()

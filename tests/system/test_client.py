@@ -15,40 +15,45 @@ import threading
 from conftest import BUILD, Ctl, Node, kyosaictl_path
 
 
-def ctl_remote(port, *args, check=True):
-    cmd = [kyosaictl_path(), "--server", f"127.0.0.1:{port}", "--json", *map(str, args)]
+def ctl_remote(target, *args, check=True, role="writer"):
+    """kyosaictl --server against a Node (secure or not, as `role`) or a bare port."""
+    server = target.client_args(role) if isinstance(target, Node) else ["--server", f"127.0.0.1:{target}"]
+    cmd = [kyosaictl_path(), *server, "--json", *map(str, args)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd}: {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
 
 
-def test_example_program(node):
+def test_example_program(secure_node):
+    node = secure_node
+    env = dict(os.environ, KYOSAI_KEY=node.clients["writer"][0], KYOSAI_SERVER_KEY=node.public_key)
     p = subprocess.run([os.path.join(BUILD, "examples", "post_premium"), f"127.0.0.1:{node.port}"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "months_paid=12" in p.stdout
 
 
-def test_kyosaictl_server_mode(node, tmp_path):
+def test_kyosaictl_server_mode(secure_node, tmp_path):
+    node = secure_node
     sample = tmp_path / "s.jsonl"
     sample.write_text(Ctl(node.data).run("sample", "--contracts", "50", "--months", "12").stdout)
     lines = sample.read_text().count("\n")
-    p = ctl_remote(node.port, "post", str(sample))
+    p = ctl_remote(node, "post", str(sample))
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["posted"] == lines and s["refused"] == 0
-    p = ctl_remote(node.port, "post", str(sample))  # again: all duplicates, nothing new
+    p = ctl_remote(node, "post", str(sample))  # again: all duplicates, nothing new
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["posted"] == 0 and s["duplicates"] == lines
-    st = json.loads(ctl_remote(node.port, "status").stdout)
+    st = json.loads(ctl_remote(node, "status").stdout)
     assert st["head_seq"] == lines + 1 and st["role"] == "standalone"
-    c = json.loads(ctl_remote(node.port, "contract", "100000000001").stdout)
+    c = json.loads(ctl_remote(node, "contract", "100000000001").stdout)
     assert c["months_paid"] == 12
-    hist = [json.loads(x) for x in ctl_remote(node.port, "history", "100000000001").stdout.split("\n") if x]
+    hist = [json.loads(x) for x in ctl_remote(node, "history", "100000000001").stdout.split("\n") if x]
     assert len(hist) == c["entry_count"]
-    rng = [json.loads(x) for x in ctl_remote(node.port, "range", 1, lines + 1).stdout.split("\n") if x]
+    rng = [json.loads(x) for x in ctl_remote(node, "range", 1, lines + 1).stdout.split("\n") if x]
     assert len(rng) == lines + 1
-    p = ctl_remote(node.port, "get", 99999999, check=False)
+    p = ctl_remote(node, "get", 99999999, check=False)
     assert p.returncode == 1 and "NOT_FOUND" in p.stderr
     node.stop()
     off = Ctl(node.data)
@@ -127,9 +132,9 @@ def test_retry_after_dropped_ack_never_double_posts(node, tmp_path):
     # the node had committed the batch; the library's retry found every event already there
     assert s["posted"] + s["duplicates"] == 13 and s["refused"] == 0
     assert s["duplicates"] == 13
-    st = json.loads(ctl_remote(node.port, "status").stdout)
+    st = json.loads(ctl_remote(node, "status").stdout)
     assert st["head_seq"] == 14  # epoch_started + 13 events, each exactly once
-    c = json.loads(ctl_remote(node.port, "contract", "100000000007").stdout)
+    c = json.loads(ctl_remote(node, "contract", "100000000007").stdout)
     assert c["months_paid"] == 12 and c["entry_count"] == 13
 
 
