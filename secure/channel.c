@@ -115,8 +115,8 @@ static void chan_enter_transport(ky_chan *ch) {
 }
 
 int ky_chan_client_hello(ky_chan *ch, ky_noise_cipher cipher, const uint8_t static_sk[32],
-                         const uint8_t server_pk[32], const uint8_t *ephemeral_sk,
-                         uint8_t *out, size_t cap, size_t *out_len) {
+                         const uint8_t server_pk[32], const uint8_t *ephemeral_sk, uint8_t *out,
+                         size_t cap, size_t *out_len) {
     KY_ASSERT(ch != NULL && static_sk != NULL && server_pk != NULL);
     KY_ASSERT(out != NULL && out_len != NULL);
     chan_reset(ch, true);
@@ -146,8 +146,7 @@ int ky_chan_client_finish(ky_chan *ch, const uint8_t *in, size_t n, size_t *used
     KY_ASSERT(in != NULL || n == 0);
     *used = 0;
     if (ch->state == KY_CHAN_FAILED) return KY_E_INVALID_ARG;
-    if (ch->state != KY_CHAN_HELLO_SENT || !ch->initiator)
-        return chan_fail(ch, KY_E_INVALID_ARG);
+    if (ch->state != KY_CHAN_HELLO_SENT || !ch->initiator) return chan_fail(ch, KY_E_INVALID_ARG);
     if (n < REPLY_BYTES) return KY_CHAN_NEED_MORE; /* see channel.h: judge the whole reply */
     if (get_be16(in) != REPLY_MSG_BYTES) return chan_fail(ch, KY_E_HANDSHAKE_FAILED);
     size_t payload_len = 0;
@@ -233,16 +232,14 @@ int ky_chan_server_reply(ky_chan *ch, const uint8_t *ephemeral_sk, uint8_t *out,
     KY_ASSERT(ch != NULL && out != NULL && out_len != NULL);
     *out_len = 0;
     if (ch->state == KY_CHAN_FAILED) return KY_E_INVALID_ARG;
-    if (ch->state != KY_CHAN_HELLO_READ || ch->initiator)
-        return chan_fail(ch, KY_E_INVALID_ARG);
+    if (ch->state != KY_CHAN_HELLO_READ || ch->initiator) return chan_fail(ch, KY_E_INVALID_ARG);
     if (cap < REPLY_BYTES) return chan_fail(ch, KY_E_BUFFER_TOO_SMALL);
     int rc = KY_OK;
     /* The handshake began in read_hello, before the caller could name a test ephemeral. */
     if (ephemeral_sk != NULL) rc = ky_noise_hs_set_ephemeral(&ch->hs, ephemeral_sk);
     if (rc != KY_OK) return chan_fail(ch, rc);
     size_t msg_len = 0;
-    rc = ky_noise_hs_write(&ch->hs, NULL, 0, out + KY_CHAN_LENGTH_BYTES, REPLY_MSG_BYTES,
-                               &msg_len);
+    rc = ky_noise_hs_write(&ch->hs, NULL, 0, out + KY_CHAN_LENGTH_BYTES, REPLY_MSG_BYTES, &msg_len);
     if (rc != KY_OK) return chan_fail(ch, rc);
     KY_ASSERT(msg_len == REPLY_MSG_BYTES);
     put_be16(out, msg_len);
@@ -316,7 +313,7 @@ int ky_chan_open(ky_chan *ch, const uint8_t *in, size_t n, size_t *used, uint8_t
     while (n - pos >= KY_CHAN_LENGTH_BYTES) {
         size_t len = get_be16(in + pos);
         if (len < RECORD_BYTES_MIN) return chan_fail(ch, KY_E_MSG_MALFORMED);
-        if (n - pos - KY_CHAN_LENGTH_BYTES < len) break;          /* partial record */
+        if (n - pos - KY_CHAN_LENGTH_BYTES < len) break;           /* partial record */
         if (plain_cap - produced < len - KY_CHAN_TAG_BYTES) break; /* would not fit */
         size_t out_len = 0;
         rc = ky_noise_cs_decrypt(&ch->rx, NULL, 0, in + pos + KY_CHAN_LENGTH_BYTES, len,

@@ -57,23 +57,23 @@
 
 #include "noise.h"
 
-#define KY_CHAN_PREAMBLE_BYTES          8u
-#define KY_CHAN_LENGTH_BYTES            2u     /* big-endian length before every message */
-#define KY_CHAN_TAG_BYTES               16u    /* AEAD tag per record */
-#define KY_CHAN_RECORD_BYTES_MAX        65535u /* ciphertext of one record (Noise limit) */
-#define KY_CHAN_RECORD_PLAIN_BYTES_MAX  (KY_CHAN_RECORD_BYTES_MAX - KY_CHAN_TAG_BYTES)
-#define KY_CHAN_HELLO_BYTES_MAX         256u   /* preamble + length + message 1, bytes */
-#define KY_CHAN_REPLY_BYTES_MAX         128u   /* length + message 2, bytes */
-#define KY_CHAN_REKEY_RECORDS_DEFAULT   1048576u /* records per direction between rekeys */
-#define KY_CHAN_KEY_BYTES               32u    /* X25519 public or secret key */
-#define KY_CHAN_NEED_MORE               1      /* return value: no whole message yet */
+#define KY_CHAN_PREAMBLE_BYTES         8u
+#define KY_CHAN_LENGTH_BYTES           2u     /* big-endian length before every message */
+#define KY_CHAN_TAG_BYTES              16u    /* AEAD tag per record */
+#define KY_CHAN_RECORD_BYTES_MAX       65535u /* ciphertext of one record (Noise limit) */
+#define KY_CHAN_RECORD_PLAIN_BYTES_MAX (KY_CHAN_RECORD_BYTES_MAX - KY_CHAN_TAG_BYTES)
+#define KY_CHAN_HELLO_BYTES_MAX        256u     /* preamble + length + message 1, bytes */
+#define KY_CHAN_REPLY_BYTES_MAX        128u     /* length + message 2, bytes */
+#define KY_CHAN_REKEY_RECORDS_DEFAULT  1048576u /* records per direction between rekeys */
+#define KY_CHAN_KEY_BYTES              32u      /* X25519 public or secret key */
+#define KY_CHAN_NEED_MORE              1        /* return value: no whole message yet */
 
 typedef enum ky_chan_state {
-    KY_CHAN_NEW = 0,        /* initialised, nothing exchanged */
-    KY_CHAN_HELLO_SENT,     /* initiator: preamble + message 1 written, waiting for 2 */
-    KY_CHAN_HELLO_READ,     /* responder: message 1 read, remote key known, reply due */
-    KY_CHAN_TRANSPORT,      /* handshake done: seal/open records */
-    KY_CHAN_FAILED          /* any error: the channel can only be wiped */
+    KY_CHAN_NEW = 0,    /* initialised, nothing exchanged */
+    KY_CHAN_HELLO_SENT, /* initiator: preamble + message 1 written, waiting for 2 */
+    KY_CHAN_HELLO_READ, /* responder: message 1 read, remote key known, reply due */
+    KY_CHAN_TRANSPORT,  /* handshake done: seal/open records */
+    KY_CHAN_FAILED      /* any error: the channel can only be wiped */
 } ky_chan_state;
 
 typedef struct ky_chan {
@@ -82,8 +82,8 @@ typedef struct ky_chan {
     ky_noise_cipher cipher;
     ky_noise_handshake hs;
     ky_noise_cipherstate tx, rx;
-    uint64_t rekey_interval_records; /* records per direction between rekeys */
-    uint64_t tx_records, rx_records; /* records carried, per direction */
+    uint64_t rekey_interval_records;             /* records per direction between rekeys */
+    uint64_t tx_records, rx_records;             /* records carried, per direction */
     uint8_t remote_static[KY_CHAN_KEY_BYTES];    /* peer's static public key */
     uint8_t remote_ephemeral[KY_CHAN_KEY_BYTES]; /* peer's ephemeral; on the responder the
                                                   * initiator's (replay cache) */
@@ -104,8 +104,8 @@ ky_noise_cipher ky_chan_preferred_cipher(void);
  * rekey_interval_records starts at KY_CHAN_REKEY_RECORDS_DEFAULT; the caller may change it
  * before the first seal/open (both ends must agree). */
 int ky_chan_client_hello(ky_chan *ch, ky_noise_cipher cipher, const uint8_t static_sk[32],
-                         const uint8_t server_pk[32], const uint8_t *ephemeral_sk,
-                         uint8_t *out, size_t cap, size_t *out_len);
+                         const uint8_t server_pk[32], const uint8_t *ephemeral_sk, uint8_t *out,
+                         size_t cap, size_t *out_len);
 
 /* Initiator: consumes the responder's message 2 from in. *used is the bytes consumed.
  * Returns KY_OK (now TRANSPORT), KY_CHAN_NEED_MORE (nothing consumed; call again with

@@ -36,7 +36,7 @@ _Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12, "ChaCha nonce"
 
 #define NONCE_BYTES 12u
 
-/* ---- pattern table (§7.4, §7.5) ------------------------------------------------------- */
+/* ---- pattern table (§7.5) ------------------------------------------------------------- */
 
 enum token { TOK_END = 0, TOK_E, TOK_S, TOK_EE, TOK_ES, TOK_SE, TOK_SS };
 
@@ -44,8 +44,8 @@ enum token { TOK_END = 0, TOK_E, TOK_S, TOK_EE, TOK_ES, TOK_SE, TOK_SS };
 
 typedef struct pattern_def {
     ky_noise_pattern pattern;
-    bool resp_static_premessage; /* "<- s" before "..." */
-    uint8_t msg_count;           /* handshake messages */
+    bool resp_static_premessage;                                      /* "<- s" before "..." */
+    uint8_t msg_count;                                                /* handshake messages */
     uint8_t tokens[KY_NOISE_HS_MESSAGES_MAX][TOKENS_PER_MSG_MAX + 1]; /* TOK_END-terminated */
 } pattern_def;
 
@@ -141,8 +141,8 @@ int ky_hkdf_sha256(const uint8_t *salt, size_t salt_bytes, const uint8_t *ikm, s
 
 /* Noise's HKDF(ck, ikm, 2) (§4.3) is RFC 5869 HKDF with salt = ck, empty info, L = 64:
  * temp_key = HMAC(ck, ikm) is the PRK, output1 = T(1), output2 = T(2). */
-static void noise_hkdf2(const uint8_t ck[KY_NOISE_HASH_BYTES], const uint8_t *ikm,
-                        size_t ikm_bytes, uint8_t out[2 * KY_NOISE_HASH_BYTES]) {
+static void noise_hkdf2(const uint8_t ck[KY_NOISE_HASH_BYTES], const uint8_t *ikm, size_t ikm_bytes,
+                        uint8_t out[2 * KY_NOISE_HASH_BYTES]) {
     int rc = ky_hkdf_sha256(ck, KY_NOISE_HASH_BYTES, ikm, ikm_bytes, NULL, 0, out,
                             2 * KY_NOISE_HASH_BYTES);
     KY_ASSERT(rc == KY_OK);
@@ -175,8 +175,8 @@ static void aead_seal(const ky_noise_cipherstate *cs, uint64_t n, const uint8_t 
     ad = or_empty(ad, ad_bytes);
     plain = or_empty(plain, plain_bytes);
     if (cs->cipher == KY_NOISE_AESGCM)
-        rc = crypto_aead_aes256gcm_encrypt_afternm(out, &out_len, plain, plain_bytes, ad,
-                                                   ad_bytes, NULL, nonce, &cs->aes);
+        rc = crypto_aead_aes256gcm_encrypt_afternm(out, &out_len, plain, plain_bytes, ad, ad_bytes,
+                                                   NULL, nonce, &cs->aes);
     else
         rc = crypto_aead_chacha20poly1305_ietf_encrypt(out, &out_len, plain, plain_bytes, ad,
                                                        ad_bytes, NULL, nonce, cs->k);
@@ -185,8 +185,8 @@ static void aead_seal(const ky_noise_cipherstate *cs, uint64_t n, const uint8_t 
 }
 
 /* DECRYPT(k, n, ad, ciphertext) into out (ct_bytes - 16 bytes); 0 or -1 (tag mismatch). */
-static int aead_open(const ky_noise_cipherstate *cs, uint64_t n, const uint8_t *ad,
-                     size_t ad_bytes, const uint8_t *ct, size_t ct_bytes, uint8_t *out) {
+static int aead_open(const ky_noise_cipherstate *cs, uint64_t n, const uint8_t *ad, size_t ad_bytes,
+                     const uint8_t *ct, size_t ct_bytes, uint8_t *out) {
     KY_ASSERT(cs->has_key);
     KY_ASSERT(ct_bytes >= KY_NOISE_TAG_BYTES && ct_bytes <= KY_NOISE_MSG_BYTES_MAX);
     uint8_t nonce[NONCE_BYTES], none[1];
@@ -197,8 +197,8 @@ static int aead_open(const ky_noise_cipherstate *cs, uint64_t n, const uint8_t *
     KY_ASSERT(out != NULL || ct_bytes == KY_NOISE_TAG_BYTES);
     if (out == NULL) out = none; /* an empty plaintext into a caller's NULL buffer */
     if (cs->cipher == KY_NOISE_AESGCM)
-        rc = crypto_aead_aes256gcm_decrypt_afternm(out, &out_len, NULL, ct, ct_bytes, ad,
-                                                   ad_bytes, nonce, &cs->aes);
+        rc = crypto_aead_aes256gcm_decrypt_afternm(out, &out_len, NULL, ct, ct_bytes, ad, ad_bytes,
+                                                   nonce, &cs->aes);
     else
         rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &out_len, NULL, ct, ct_bytes, ad,
                                                        ad_bytes, nonce, cs->k);
@@ -336,8 +336,8 @@ static size_t encrypt_and_hash(ky_noise_symmetricstate *ss, const uint8_t *plain
 }
 
 /* DecryptAndHash; false on an authentication failure. */
-static bool decrypt_and_hash(ky_noise_symmetricstate *ss, const uint8_t *ct, size_t n,
-                             uint8_t *out, size_t cap) {
+static bool decrypt_and_hash(ky_noise_symmetricstate *ss, const uint8_t *ct, size_t n, uint8_t *out,
+                             size_t cap) {
     size_t len = 0;
     int rc = ky_noise_cs_decrypt(&ss->cs, ss->h, sizeof ss->h, ct, n, out, cap, &len);
     if (rc != KY_OK) return false;
@@ -400,8 +400,8 @@ int ky_noise_hs_init(ky_noise_handshake *hs, const ky_noise_hs_config *cfg) {
         hs->has_rs = true;
     }
     /* Pre-message "<- s": both sides hash the responder's static key (§7.1). */
-    if (def->resp_static_premessage) mix_hash(&hs->ss, hs->initiator ? hs->rs : hs->s_pk,
-                                              KY_NOISE_DH_BYTES);
+    if (def->resp_static_premessage)
+        mix_hash(&hs->ss, hs->initiator ? hs->rs : hs->s_pk, KY_NOISE_DH_BYTES);
     hs->state = KY_NOISE_HS_ACTIVE;
     if (cfg->local_ephemeral_sk == NULL) return KY_OK;
     rc = ky_noise_hs_set_ephemeral(hs, cfg->local_ephemeral_sk);
@@ -458,16 +458,15 @@ static int dh_token(ky_noise_handshake *hs, uint8_t tok) {
     KY_ASSERT(them_e ? hs->has_re : hs->has_rs);
     uint8_t shared[KY_NOISE_DH_BYTES];
     /* libsodium returns -1 when the result is all zeros (a low-order remote key). */
-    int rc = crypto_scalarmult_curve25519(shared, me_e ? hs->e_sk : hs->s_sk,
-                                          them_e ? hs->re : hs->rs);
+    int rc =
+        crypto_scalarmult_curve25519(shared, me_e ? hs->e_sk : hs->s_sk, them_e ? hs->re : hs->rs);
     if (rc == 0) mix_key(&hs->ss, shared, sizeof shared);
     sodium_memzero(shared, sizeof shared);
     return rc == 0 ? KY_OK : KY_E_HANDSHAKE_FAILED;
 }
 
 /* Writes one token at out + *pos; the space was checked by msg_layout. */
-static int write_token(ky_noise_handshake *hs, uint8_t tok, uint8_t *out, size_t cap,
-                       size_t *pos) {
+static int write_token(ky_noise_handshake *hs, uint8_t tok, uint8_t *out, size_t cap, size_t *pos) {
     if (tok == TOK_E) {
         KY_ASSERT(!hs->has_e);
         if (!hs->e_preset) {
@@ -540,8 +539,8 @@ static int read_token(ky_noise_handshake *hs, uint8_t tok, const uint8_t *msg, s
     return dh_token(hs, tok);
 }
 
-int ky_noise_hs_read(ky_noise_handshake *hs, const uint8_t *msg, size_t msg_bytes,
-                     uint8_t *payload, size_t payload_cap, size_t *payload_len) {
+int ky_noise_hs_read(ky_noise_handshake *hs, const uint8_t *msg, size_t msg_bytes, uint8_t *payload,
+                     size_t payload_cap, size_t *payload_len) {
     KY_ASSERT(hs != NULL && payload_len != NULL);
     KY_ASSERT(msg != NULL || msg_bytes == 0);
     *payload_len = 0;

@@ -17,15 +17,17 @@
  *
  * Ownership: every struct here is a plain value the caller embeds; nothing allocates. They
  * hold key material: end them with ky_noise_cs_wipe / ky_noise_hs_wipe (sodium_memzero).
- * Not thread-safe per struct; separate structs may be used from separate threads.
+ * Not thread-safe per struct; separate structs may be used from separate threads. The
+ * structs need 16-byte alignment (libsodium's AES state), which malloc gives on 64-bit
+ * Linux and the compiler gives to any embedding struct.
  *
  * Rules:
  *   1. Every message (handshake or transport) is at most KY_NOISE_MSG_BYTES_MAX bytes
  *      (§3); every length is checked before a byte is written.
  *   2. Nonce 2^64-1 is reserved (§5.1): a CipherState whose n reaches it refuses with
  *      KY_E_NONCE_EXHAUSTED; only Rekey uses it.
- *   3. An all-zero X25519 output (a low-order peer key) fails the handshake (§9.2 allows
- *      the check; libsodium reports it).
+ *   3. An all-zero X25519 output (a low-order peer key) fails the handshake: libsodium
+ *      reports it, and §4.1 lets DH() reject invalid public keys.
  *   4. Any failure while a handshake message is being processed moves the handshake to
  *      KY_NOISE_HS_FAILED and wipes its secrets; every later call refuses. Refusals
  *      made before anything is touched (wrong turn, output buffer too small) leave the
@@ -55,15 +57,15 @@
 
 #include <sodium.h>
 
-#define KY_NOISE_DH_BYTES         32u     /* DHLEN: X25519 public key, secret, shared secret */
-#define KY_NOISE_HASH_BYTES       32u     /* HASHLEN: SHA-256 */
-#define KY_NOISE_KEY_BYTES        32u     /* cipher key */
-#define KY_NOISE_TAG_BYTES        16u     /* AEAD tag */
-#define KY_NOISE_MSG_BYTES_MAX    65535u  /* any Noise message, bytes (§3) */
-#define KY_NOISE_PLAIN_BYTES_MAX  (KY_NOISE_MSG_BYTES_MAX - KY_NOISE_TAG_BYTES)
-#define KY_NOISE_NONCE_MAX        UINT64_MAX /* reserved nonce, never used for a message */
-#define KY_NOISE_HS_MESSAGES_MAX  3u      /* messages in the longest pattern (XX) */
-#define KY_HKDF_SHA256_BYTES_MAX  (255u * 32u) /* RFC 5869: L <= 255 * HashLen */
+#define KY_NOISE_DH_BYTES        32u    /* DHLEN: X25519 public key, secret, shared secret */
+#define KY_NOISE_HASH_BYTES      32u    /* HASHLEN: SHA-256 */
+#define KY_NOISE_KEY_BYTES       32u    /* cipher key */
+#define KY_NOISE_TAG_BYTES       16u    /* AEAD tag */
+#define KY_NOISE_MSG_BYTES_MAX   65535u /* any Noise message, bytes (§3) */
+#define KY_NOISE_PLAIN_BYTES_MAX (KY_NOISE_MSG_BYTES_MAX - KY_NOISE_TAG_BYTES)
+#define KY_NOISE_NONCE_MAX       UINT64_MAX   /* reserved nonce, never used for a message */
+#define KY_NOISE_HS_MESSAGES_MAX 3u           /* messages in the longest pattern (XX) */
+#define KY_HKDF_SHA256_BYTES_MAX (255u * 32u) /* RFC 5869: L <= 255 * HashLen */
 
 typedef enum ky_noise_cipher {
     KY_NOISE_AESGCM = 1,    /* AES-256-GCM, nonce 0^32 || n big-endian; needs AES-NI */
@@ -103,19 +105,19 @@ typedef enum ky_noise_hs_state {
  * key), re and has_re (the peer's ephemeral public key), ss.h (the handshake hash, final
  * once the state is DONE or SPLIT). Everything else is private to noise.c. */
 typedef struct ky_noise_handshake {
-    ky_noise_symmetricstate ss;          /* ck, h and the handshake CipherState */
-    ky_noise_hs_state state;             /* see the diagram above */
-    ky_noise_pattern pattern;            /* IK or XX */
-    bool initiator;                      /* true: this side sends message 0 */
-    bool has_e, has_rs, has_re;          /* which of e, rs, re hold a key */
-    bool e_preset;                       /* e_sk was injected (test vectors) */
-    uint8_t msg_index;                   /* next message of the pattern, 0-based */
-    uint8_t s_sk[KY_NOISE_DH_BYTES];     /* local static secret key */
-    uint8_t s_pk[KY_NOISE_DH_BYTES];     /* local static public key */
-    uint8_t e_sk[KY_NOISE_DH_BYTES];     /* local ephemeral secret key */
-    uint8_t e_pk[KY_NOISE_DH_BYTES];     /* local ephemeral public key */
-    uint8_t rs[KY_NOISE_DH_BYTES];       /* remote static public key */
-    uint8_t re[KY_NOISE_DH_BYTES];       /* remote ephemeral public key */
+    ky_noise_symmetricstate ss;      /* ck, h and the handshake CipherState */
+    ky_noise_hs_state state;         /* see the diagram above */
+    ky_noise_pattern pattern;        /* IK or XX */
+    bool initiator;                  /* true: this side sends message 0 */
+    bool has_e, has_rs, has_re;      /* which of e, rs, re hold a key */
+    bool e_preset;                   /* e_sk was injected (test vectors) */
+    uint8_t msg_index;               /* next message of the pattern, 0-based */
+    uint8_t s_sk[KY_NOISE_DH_BYTES]; /* local static secret key */
+    uint8_t s_pk[KY_NOISE_DH_BYTES]; /* local static public key */
+    uint8_t e_sk[KY_NOISE_DH_BYTES]; /* local ephemeral secret key */
+    uint8_t e_pk[KY_NOISE_DH_BYTES]; /* local ephemeral public key */
+    uint8_t rs[KY_NOISE_DH_BYTES];   /* remote static public key */
+    uint8_t re[KY_NOISE_DH_BYTES];   /* remote ephemeral public key */
 } ky_noise_handshake;
 
 /* Arguments of ky_noise_hs_init. Pointers are borrowed for the call only. */
@@ -211,7 +213,8 @@ bool ky_noise_hs_my_turn(const ky_noise_handshake *hs);
 /* WriteMessage(payload): writes the next message to out. Returns KY_OK (state ACTIVE or,
  * after the last message, DONE), KY_E_INVALID_ARG (not ACTIVE, not our turn, or the
  * message would exceed KY_NOISE_MSG_BYTES_MAX), KY_E_BUFFER_TOO_SMALL (those two leave hs
- * unchanged), KY_E_HANDSHAKE_FAILED (hs FAILED). */
+ * unchanged), KY_E_HANDSHAKE_FAILED (a DH gave all zeros: the peer's key has low order;
+ * hs FAILED), KY_E_INTERNAL (key generation failed; hs FAILED). */
 int ky_noise_hs_write(ky_noise_handshake *hs, const uint8_t *payload, size_t payload_bytes,
                       uint8_t *out, size_t cap, size_t *out_len);
 
@@ -220,8 +223,8 @@ int ky_noise_hs_write(ky_noise_handshake *hs, const uint8_t *payload, size_t pay
  * KY_E_INVALID_ARG (not ACTIVE or not the peer's turn), KY_E_BUFFER_TOO_SMALL (both leave
  * hs unchanged), KY_E_HANDSHAKE_FAILED (malformed length, low-order key, authentication
  * failure; hs FAILED). */
-int ky_noise_hs_read(ky_noise_handshake *hs, const uint8_t *msg, size_t msg_bytes,
-                     uint8_t *payload, size_t payload_cap, size_t *payload_len);
+int ky_noise_hs_read(ky_noise_handshake *hs, const uint8_t *msg, size_t msg_bytes, uint8_t *payload,
+                     size_t payload_cap, size_t *payload_len);
 
 /* Split() (§5.2) from this side's view: tx encrypts what we send, rx decrypts what we
  * receive (initiator: tx = c1, rx = c2; responder the reverse). handshake_hash (may be

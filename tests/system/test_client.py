@@ -143,3 +143,56 @@ def test_shared_library_exports_only_the_public_api():
                        capture_output=True, text=True, check=True)
     names = [line.split()[-1] for line in p.stdout.splitlines() if line.strip()]
     assert names and all(n.startswith("kyosai_") or n.startswith("KYOSAI") for n in names), names
+
+
+class SecureCuttingProxy(CuttingProxy):
+    """The same cut through the secure channel: node->client bytes are the handshake reply
+    and then records, each with a big-endian u16 length (docs/PROTOCOL.md §6). Message 0 is
+    the handshake reply, 1 the HELLO response, 2 the first APPEND response: drop that one."""
+
+    def pipe(self, src, dst, cut_on_append_response):
+        if not cut_on_append_response:
+            return super().pipe(src, dst, False)
+        buf, n = b"", 0
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                buf += data
+                while len(buf) >= 2 and len(buf) >= 2 + int.from_bytes(buf[:2], "big"):
+                    mlen = 2 + int.from_bytes(buf[:2], "big")
+                    msg, buf = buf[:mlen], buf[mlen:]
+                    if n == 2:
+                        self.cuts += 1
+                        self.cut_done.set()
+                        raise ConnectionAbortedError
+                    n += 1
+                    dst.sendall(msg)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+
+def test_retry_through_the_secure_channel_never_double_posts(secure_node, tmp_path):
+    node = secure_node
+    proxy = SecureCuttingProxy(node.port)
+    events = tmp_path / "e.jsonl"
+    events.write_text(
+        '{"kind":"contract_opened","scheme":"shokibo","contract":100000000008,"amount":42000,"member_type":1}\n'
+        + "".join('{"kind":"premium_paid","scheme":"shokibo","contract":100000000008,'
+                  f'"amount":42000,"period":2026{m:02d}}}\n' for m in range(1, 13)))
+    cmd = [kyosaictl_path(), "--server", f"127.0.0.1:{proxy.port}", "--key", node.clients["writer"][0],
+           "--server-key", node.public_key, "--json", "post", str(events)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout.strip().splitlines()[-1])
+    assert proxy.cuts == 1 and s["duplicates"] == 13 and s["refused"] == 0
+    c = json.loads(ctl_remote(node, "contract", "100000000008").stdout)
+    assert c["months_paid"] == 12 and c["entry_count"] == 13
