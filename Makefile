@@ -78,7 +78,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 .DEFAULT_GOAL := all
 
 # Static libraries in link order: users before what they use.
-ALL_LIBS = $(OPS_LIB) $(CLIENT_LIB) $(NODE_LIB) $(SECURE_LIB) $(PROTO_LIB) $(LEDGER_LIB)
+ALL_LIBS = $(OPS_LIB) $(NODE_LIB) $(CLIENT_LIB) $(SECURE_LIB) $(PROTO_LIB) $(LEDGER_LIB)
 
 all: deps $(ALL_LIBS) $(CLIENT_SO) $(BUILD)/kyosai.pc $(KYOSAICTL) $(KYOSAID) $(UNIT_BIN) \
      $(BENCH_BIN) $(EXAMPLE_BIN)
@@ -123,7 +123,7 @@ $(BUILD)/kyosai.pc: client/kyosai.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@
 
-$(KYOSAID): $(BUILD)/node/kyosaid.o $(NODE_LIB) $(SECURE_LIB) $(PROTO_LIB) $(LEDGER_LIB)
+$(KYOSAID): $(BUILD)/node/kyosaid.o $(NODE_LIB) $(CLIENT_LIB) $(SECURE_LIB) $(PROTO_LIB) $(LEDGER_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_ALL)
 
 $(BUILD)/examples/%: client/examples/%.c $(CLIENT_LIB)

@@ -110,15 +110,20 @@
     X(KY_E_PROTOCOL, "peer broke the protocol (unexpected message, type or status)")               \
     X(KY_E_FORBIDDEN, "the client's role does not allow this request")                             \
     X(KY_E_INTERNAL, "node internal error with no wire status; see the node log")                  \
-    X(KY_E_REPLAY_INVALID, "entry breaks a ledger invariant when replayed (crafted or corrupt)")  \
+    X(KY_E_REPLAY_INVALID, "entry breaks a ledger invariant when replayed (crafted or corrupt)")   \
     X(KY_E_HANDSHAKE_FAILED, "secure channel handshake failed (wrong key, tampered or malformed)") \
-    X(KY_E_HANDSHAKE_REPLAYED, "secure channel handshake message was seen before (replay)")       \
-    X(KY_E_KEY_UNKNOWN, "peer's static key is not pinned or not in the client registry")         \
-    X(KY_E_KEY_INVALID, "channel key text or key file is malformed")                              \
-    X(KY_E_DECRYPT_FAILED, "secure channel record failed authentication (tampered or out of order)") \
-    X(KY_E_CIPHER_UNAVAILABLE, "cipher not offered by this build or CPU, or not allowed by config") \
-    X(KY_E_NONCE_EXHAUSTED, "secure channel nonce space exhausted; reconnect")                    \
-    X(KY_E_PLAINTEXT_REFUSED, "plaintext is allowed only when configured and on a loopback address")
+    X(KY_E_HANDSHAKE_REPLAYED, "secure channel handshake message was seen before (replay)")        \
+    X(KY_E_KEY_UNKNOWN, "peer's static key is not pinned or not in the client registry")           \
+    X(KY_E_KEY_INVALID, "channel key text or key file is malformed")                               \
+    X(KY_E_DECRYPT_FAILED,                                                                         \
+      "secure channel record failed authentication (tampered or out of order)")                    \
+    X(KY_E_CIPHER_UNAVAILABLE,                                                                     \
+      "cipher not offered by this build or CPU, or not allowed by config")                         \
+    X(KY_E_NONCE_EXHAUSTED, "secure channel nonce space exhausted; reconnect")                     \
+    X(KY_E_PLAINTEXT_REFUSED,                                                                      \
+      "plaintext is allowed only when configured and on a loopback address")                       \
+    X(KY_E_QUARANTINE_ACKED,                                                                       \
+      "would quarantine entries acknowledged to clients; the operator must accept the loss")
 
 /* Contiguous negative codes: KY_E_NOMEM == -1, the next -2, ... */
 enum ky_err_codes_ {

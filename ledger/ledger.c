@@ -120,7 +120,10 @@ static int open_dbis(ky_ledger *l, MDB_txn *txn, unsigned flags) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
         if (rc != MDB_SUCCESS) return ky_ledger_mdb_err(rc);
     }
-    return KY_OK;
+    /* quarantine came later: a read-only open of an older ledger finds none (= empty). */
+    int rc = mdb_dbi_open(txn, "quarantine", flags, &l->dbi_quarantine);
+    l->has_quarantine = rc == MDB_SUCCESS;
+    return rc == MDB_SUCCESS || (rc == MDB_NOTFOUND && flags == 0u) ? KY_OK : ky_ledger_mdb_err(rc);
 }
 
 static int meta_get(ky_ledger *l, MDB_txn *txn, const char *name, MDB_val *val) {
@@ -155,6 +158,8 @@ static int meta_load(ky_ledger *l, MDB_txn *txn) {
     if (rc != KY_OK || v.mv_size != KY_NODE_ID_BYTES) return rc != KY_OK ? rc : KY_E_CORRUPT;
     memcpy(l->node_id, v.mv_data, KY_NODE_ID_BYTES);
     ky_merkle_compact_init(&l->merkle);
+    rc = ky_ledger_txn_meta_u64(l, txn, KY_META_ACKED, &l->acked_seq);
+    if (rc != KY_OK) return rc;
     rc = meta_get(l, txn, KY_META_HEAD, &v);
     if (rc == KY_E_NOT_FOUND) return KY_OK; /* empty ledger */
     if (rc != KY_OK) return rc;
@@ -168,7 +173,54 @@ static int meta_load(ky_ledger *l, MDB_txn *txn) {
     if (rc != KY_OK) return rc == KY_E_NOT_FOUND ? KY_E_CORRUPT : rc;
     rc = ky_merkle_compact_decode(&l->merkle, v.mv_data, v.mv_size);
     if (rc != KY_OK) return KY_E_CORRUPT;
+    if (l->acked_seq > l->head_seq) return KY_E_CORRUPT;
     return l->merkle.size == l->head_seq ? KY_OK : KY_E_CORRUPT;
+}
+
+int ky_ledger_txn_meta_u64(ky_ledger *l, MDB_txn *txn, const char *name, uint64_t *out) {
+    KY_ASSERT(name != NULL && out != NULL);
+    *out = 0;
+    MDB_val v;
+    int rc = meta_get(l, txn, name, &v);
+    if (rc == KY_E_NOT_FOUND) return KY_OK;
+    if (rc != KY_OK) return rc;
+    if (v.mv_size != 8) return KY_E_CORRUPT;
+    *out = ky_get_u64le(v.mv_data);
+    return KY_OK;
+}
+
+int ky_ledger_txn_put_meta_u64(ky_ledger *l, MDB_txn *txn, const char *name, uint64_t v) {
+    uint8_t b[8];
+    ky_put_u64le(b, v);
+    return meta_put(l, txn, name, b, sizeof b);
+}
+
+void ky_ledger_tip_load(const ky_ledger *l, ky_ledger_tip *tip) {
+    tip->seq = l->head_seq;
+    memcpy(tip->hash, l->head_hash, KY_HASH_BYTES);
+    tip->epoch = l->head_epoch;
+    tip->timestamp_us = l->head_timestamp_us;
+    tip->merkle = l->merkle;
+    KY_ASSERT(tip->merkle.size == tip->seq);
+}
+
+void ky_ledger_tip_store(ky_ledger *l, const ky_ledger_tip *tip) {
+    KY_ASSERT(tip->merkle.size == tip->seq);
+    l->head_seq = tip->seq;
+    memcpy(l->head_hash, tip->hash, KY_HASH_BYTES);
+    l->head_epoch = tip->epoch;
+    l->head_timestamp_us = tip->timestamp_us;
+    l->merkle = tip->merkle;
+}
+
+void ky_ledger_hook_run(ky_ledger *l, uint64_t first_seq, uint32_t count,
+                        const uint8_t *const *entries, const uint32_t *entry_bytes) {
+    KY_ASSERT(count > 0 && first_seq >= 1);
+    KY_ASSERT(!l->in_hook);
+    if (l->batch_hook == NULL) return;
+    l->in_hook = true;
+    l->batch_hook(l->batch_hook_ctx, first_seq, count, entries, entry_bytes);
+    l->in_hook = false;
 }
 
 int ky_ledger_txn_put_head(ky_ledger *l, MDB_txn *txn, uint64_t seq,
@@ -186,6 +238,11 @@ int ky_ledger_txn_put_head(ky_ledger *l, MDB_txn *txn, uint64_t seq,
     size_t n = ky_merkle_compact_encode(merkle, buf, sizeof buf);
     KY_ASSERT(n > 0);
     return meta_put(l, txn, KY_META_MERKLE, buf, n);
+}
+
+int ky_ledger_txn_put_tip(ky_ledger *l, MDB_txn *txn, const ky_ledger_tip *tip) {
+    return ky_ledger_txn_put_head(l, txn, tip->seq, tip->hash, tip->epoch, tip->timestamp_us,
+                                  &tip->merkle);
 }
 
 static int env_open(ky_ledger *l, const ky_ledger_options *opt) {
@@ -287,6 +344,12 @@ int ky_ledger_head_get(ky_ledger *l, ky_ledger_head *out) {
         if (rc == KY_OK) ky_merkle_compact_root(&m, out->merkle_root);
     } else if (rc == KY_OK) {
         rc = KY_E_CORRUPT;
+    }
+    if (rc == KY_OK) rc = ky_ledger_txn_meta_u64(l, txn, KY_META_ACKED, &out->acked_seq);
+    MDB_stat st;
+    if (rc == KY_OK && l->has_quarantine) {
+        rc = ky_ledger_mdb_err(mdb_stat(txn, l->dbi_quarantine, &st));
+        if (rc == KY_OK) out->quarantine_count = st.ms_entries;
     }
     mdb_txn_abort(txn);
     return rc;

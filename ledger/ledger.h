@@ -10,9 +10,10 @@
  * writable handle, an exclusive flock on kyosai.lock in that directory so a second
  * writer process is refused; per-batch staging memory (allocated on the first append).
  *
- * Threads: ky_ledger_append and the other write calls (epoch, reindex) from one writer
- * thread only — LMDB allows one write transaction, bound to its thread. Read calls
- * (get, scan, contract, history, head) from any thread, concurrently with the writer.
+ * Threads: ky_ledger_append and the other write calls (epoch, reindex, and replica.h's
+ * apply, acked_set, quarantine_tail) from one writer thread only — LMDB allows one write
+ * transaction, bound to its thread. Read calls (get, scan, contract, history, head,
+ * epochs, quarantine_scan) from any thread, concurrently with the writer.
  *
  * LMDB schema (named databases; all integer keys big-endian so byte order = numeric order):
  *   entries    u64 seq                       → entry bytes || XXH3-64(entry bytes) LE
@@ -21,8 +22,11 @@
  *   months     u64 contract || u32 yyyymm     → u64 seq of the premium holding the month
  *   contracts  u64 contract                   → contract state (rules.h encoding)
  *   epochs     u64 epoch                      → u64 first seq (LE)
- *   meta       ASCII names                    → format, node id, head, compact Merkle range
- * Everything but entries, epochs and meta is derived and rebuilt by ky_ledger_reindex.
+ *   quarantine u64 event no || u64 orig seq   → stored value as it was in entries
+ *   meta       ASCII names                    → format, node id, head, compact Merkle range,
+ *                                               acked (u64 LE), quarantine_events (u64 LE)
+ * Everything but entries, epochs, quarantine and meta is derived and rebuilt by
+ * ky_ledger_reindex. Replication (apply, acked seq, quarantine) is declared in replica.h.
  *
  * Invariants:
  *   1. seqs are 1..head with no gaps; entry(seq).prev_hash = leaf(seq-1), zeros for seq 1.
@@ -63,8 +67,9 @@ void ky_ledger_options_default(ky_ledger_options *opt);
 /* Opens (or with opt->create, creates) the ledger. On failure everything is released
  * and *out is NULL. Returns KY_OK, KY_E_NOT_FOUND (no ledger and !create), KY_E_LOCKED
  * (another process writes it), KY_E_FORMAT_VERSION, KY_E_IO, KY_E_STORAGE, KY_E_NOMEM,
- * KY_E_INVALID_ARG (map_bytes out of range). A new ledger is empty (head seq 0):
- * call ky_ledger_epoch_begin to write its first entry. */
+ * KY_E_INVALID_ARG (map_bytes out of range). A new ledger is empty (head seq 0): a
+ * primary calls ky_ledger_epoch_begin to write its first entry; a DR replica stays empty
+ * and receives seq 1 (the primary's epoch_started) through ky_ledger_apply (replica.h). */
 int ky_ledger_open(ky_ledger **out, const ky_ledger_options *opt);
 
 /* Closes LMDB, releases the lock and all memory. NULL is allowed. */
@@ -77,6 +82,8 @@ typedef struct ky_ledger_head {
     uint64_t timestamp_us;              /* timestamp of seq */
     uint8_t merkle_root[KY_HASH_BYTES]; /* RFC 9162 root of leaves 1..seq */
     uint8_t node_id[KY_NODE_ID_BYTES];  /* random identity chosen at creation */
+    uint64_t acked_seq;                 /* highest seq acknowledged to clients, <= seq */
+    uint64_t quarantine_count;          /* entries held in quarantine (never deleted) */
 } ky_ledger_head;
 
 /* Reads the committed head. Any thread. KY_OK or KY_E_STORAGE. */

@@ -7,6 +7,11 @@
  * replay goes through the same ky_rules_apply as the write path, and checks each entry's
  * checksum, its prev_hash link and its contract chain on the way.
  *
+ * The replay of one entry (ky_ledger_txn_replay_entry) and the rebuild of every derived
+ * database from the entries (ky_ledger_txn_rebuild) are shared with ledger_replica.c:
+ * a replica applies the primary's entries, and a quarantine rebuilds the kept prefix,
+ * through exactly this code, which is why their derived state equals a reindex.
+ *
  * Writer thread only: it holds the one LMDB write transaction for the whole rebuild.
  */
 #include <string.h>
@@ -22,7 +27,8 @@ typedef struct replay {
     uint8_t prev_hash[KY_HASH_BYTES]; /* leaf hash of the previous entry */
     ky_progress_cb progress;
     void *progress_ctx;
-    uint64_t total;
+    uint64_t total;     /* seq the scan must end at */
+    ky_ledger_tip *tip; /* head being rebuilt, or NULL (reindex keeps the stored head) */
 } replay;
 
 static int put_u64(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen, uint64_t v) {
@@ -32,28 +38,30 @@ static int put_u64(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen, uin
     return ky_ledger_mdb_err(mdb_put(txn, dbi, &key, &val, 0));
 }
 
-static int apply_months(replay *r, uint64_t contract, const ky_month_update *m, uint32_t n) {
+static int apply_months(ky_ledger *l, MDB_txn *txn, uint64_t contract, const ky_month_update *m,
+                        uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         uint8_t k[KY_MONTH_KEY_BYTES];
         ky_ledger_month_key(contract, m[i].period_yyyymm, k);
         if (m[i].seq != 0) {
-            int rc = put_u64(r->txn, r->l->dbi_months, k, sizeof k, m[i].seq);
+            int rc = put_u64(txn, l->dbi_months, k, sizeof k, m[i].seq);
             if (rc != KY_OK) return rc;
             continue;
         }
         MDB_val key = {sizeof k, k};
-        int rc = mdb_del(r->txn, r->l->dbi_months, &key, NULL);
+        int rc = mdb_del(txn, l->dbi_months, &key, NULL);
         if (rc != MDB_SUCCESS)
             return rc == MDB_NOTFOUND ? KY_E_CHAIN_BROKEN : ky_ledger_mdb_err(rc);
     }
     return KY_OK;
 }
 
-static int month_holder(replay *r, uint64_t contract, uint32_t period, uint64_t *seq) {
+static int month_holder(ky_ledger *l, MDB_txn *txn, uint64_t contract, uint32_t period,
+                        uint64_t *seq) {
     uint8_t k[KY_MONTH_KEY_BYTES];
     ky_ledger_month_key(contract, period, k);
     MDB_val key = {sizeof k, k}, val;
-    int rc = ky_ledger_mdb_err(mdb_get(r->txn, r->l->dbi_months, &key, &val));
+    int rc = ky_ledger_mdb_err(mdb_get(txn, l->dbi_months, &key, &val));
     *seq = rc == KY_OK && val.mv_size == 8 ? ky_get_u64le(val.mv_data) : 0;
     return rc == KY_E_NOT_FOUND ? KY_OK : rc;
 }
@@ -62,9 +70,11 @@ static int month_holder(replay *r, uint64_t contract, uint32_t period, uint64_t 
  * consistent but never judged by the rules) is reported, not an abort: amounts are not
  * negative, months are held at most once, a reversal undoes a premium that still holds its
  * months, totals and balances never go below zero. */
-static int replay_precheck(replay *r, const ky_entry *e, const ky_contract_state *cs,
-                           const ky_entry *ref) {
-    if (e->amount_jpy < 0 || e->kind > KY_KIND_CLIENT_LAST_) return KY_E_REPLAY_INVALID;
+static int replay_precheck(ky_ledger *l, MDB_txn *txn, const ky_entry *e,
+                           const ky_contract_state *cs, const ky_entry *ref) {
+    if (e->amount_jpy < 0 || e->amount_jpy > KY_AMOUNT_JPY_MAX || e->kind > KY_KIND_CLIENT_LAST_)
+        return KY_E_REPLAY_INVALID;
+    if (e->contract_id == 0 || e->contract_id > KY_CONTRACT_ID_MAX) return KY_E_REPLAY_INVALID;
     bool adds = e->kind == KY_KIND_PREMIUM_PAID || e->kind == KY_KIND_PREMIUM_PREPAID;
     const ky_entry *holder_of = e->kind == KY_KIND_PREMIUM_REVERSED ? ref : e;
     uint32_t n = holder_of == NULL                            ? 0
@@ -80,8 +90,8 @@ static int replay_precheck(replay *r, const ky_entry *e, const ky_contract_state
         return KY_E_REPLAY_INVALID;
     for (uint32_t i = 0; (adds || e->kind == KY_KIND_PREMIUM_REVERSED) && i < n; i++) {
         uint64_t seq = 0;
-        int rc =
-            month_holder(r, e->contract_id, ky_rules_period_add(holder_of->period_yyyymm, i), &seq);
+        int rc = month_holder(l, txn, e->contract_id,
+                              ky_rules_period_add(holder_of->period_yyyymm, i), &seq);
         if (rc != KY_OK) return rc;
         if (adds ? seq != 0 : seq != ref->seq) return KY_E_REPLAY_INVALID;
     }
@@ -91,9 +101,10 @@ static int replay_precheck(replay *r, const ky_entry *e, const ky_contract_state
 }
 
 /* Replays one client entry into the derived databases. */
-static int replay_client(replay *r, const ky_entry *e, const uint8_t leaf[KY_HASH_BYTES]) {
+static int replay_client(ky_ledger *l, MDB_txn *txn, const ky_entry *e,
+                         const uint8_t leaf[KY_HASH_BYTES]) {
     ky_contract_state cs;
-    int rc = ky_ledger_txn_contract(r->l, r->txn, e->contract_id, &cs);
+    int rc = ky_ledger_txn_contract(l, txn, e->contract_id, &cs);
     bool opened = e->kind == KY_KIND_CONTRACT_OPENED;
     if (rc == KY_E_NOT_FOUND && opened) {
         memset(&cs, 0, sizeof cs);
@@ -111,12 +122,13 @@ static int replay_client(replay *r, const ky_entry *e, const uint8_t leaf[KY_HAS
     if (e->kind == KY_KIND_PREMIUM_REVERSED) {
         const uint8_t *p;
         size_t n;
-        rc = ky_ledger_txn_entry(r->l, r->txn, e->ref_seq, &p, &n);
+        rc = e->ref_seq < e->seq ? ky_ledger_txn_entry(l, txn, e->ref_seq, &p, &n)
+                                 : KY_E_NOT_FOUND; /* only an earlier entry can be reversed */
         if (rc == KY_OK) rc = ky_entry_decode(p, n, &ref);
         if (rc != KY_OK) return KY_E_CHAIN_BROKEN;
         refp = &ref;
     }
-    rc = replay_precheck(r, e, &cs, refp);
+    rc = replay_precheck(l, txn, e, &cs, refp);
     if (rc != KY_OK) return rc;
     ky_month_update months[KY_PREPAID_MONTHS_MAX];
     uint32_t nmonths = 0;
@@ -126,12 +138,20 @@ static int replay_client(replay *r, const ky_entry *e, const uint8_t leaf[KY_HAS
     ky_put_u64be(k, e->contract_id);
     ky_contract_state_encode(&cs, st);
     MDB_val key = {8, k}, val = {sizeof st, st};
-    rc = ky_ledger_mdb_err(mdb_put(r->txn, r->l->dbi_contracts, &key, &val, 0));
-    if (rc == KY_OK) rc = apply_months(r, e->contract_id, months, nmonths);
-    if (rc == KY_OK) rc = put_u64(r->txn, r->l->dbi_idem, e->idem_key, KY_IDEM_KEY_BYTES, e->seq);
+    rc = ky_ledger_mdb_err(mdb_put(txn, l->dbi_contracts, &key, &val, 0));
+    if (rc == KY_OK) rc = apply_months(l, txn, e->contract_id, months, nmonths);
+    if (rc == KY_OK) rc = put_u64(txn, l->dbi_idem, e->idem_key, KY_IDEM_KEY_BYTES, e->seq);
     ky_ledger_history_key(e->contract_id, e->contract_seq, k);
-    if (rc == KY_OK) rc = put_u64(r->txn, r->l->dbi_history, k, sizeof k, e->seq);
+    if (rc == KY_OK) rc = put_u64(txn, l->dbi_history, k, sizeof k, e->seq);
     return rc;
+}
+
+int ky_ledger_txn_replay_entry(ky_ledger *l, MDB_txn *txn, const ky_entry *e,
+                               const uint8_t leaf[KY_HASH_BYTES]) {
+    KY_ASSERT(l != NULL && txn != NULL);
+    KY_ASSERT(e != NULL && leaf != NULL);
+    if (ky_kind_is_system(e->kind)) return KY_OK; /* no derived state */
+    return replay_client(l, txn, e, leaf);
 }
 
 static int replay_cb(void *ctx, uint64_t seq, const uint8_t *stored, size_t stored_len) {
@@ -146,7 +166,14 @@ static int replay_cb(void *ctx, uint64_t seq, const uint8_t *stored, size_t stor
     if (e.seq != seq || memcmp(e.prev_hash, r->prev_hash, KY_HASH_BYTES) != 0)
         return KY_E_CHAIN_BROKEN;
     ky_entry_leaf_hash(bytes, len, r->prev_hash);
-    if (!ky_kind_is_system(e.kind)) rc = replay_client(r, &e, r->prev_hash);
+    rc = ky_ledger_txn_replay_entry(r->l, r->txn, &e, r->prev_hash);
+    if (r->tip != NULL) {
+        r->tip->seq = seq;
+        memcpy(r->tip->hash, r->prev_hash, KY_HASH_BYTES);
+        r->tip->epoch = e.epoch;
+        r->tip->timestamp_us = e.timestamp_us;
+        ky_merkle_compact_append(&r->tip->merkle, r->prev_hash);
+    }
     r->expect_seq++;
     if (r->progress != NULL && (seq % 65536 == 0 || seq == r->total))
         r->progress(r->progress_ctx, seq, r->total);
@@ -178,31 +205,46 @@ static int replay_all(replay *r) {
     }
     mdb_cursor_close(cur);
     if (rc == KY_OK && mrc != MDB_NOTFOUND) rc = ky_ledger_mdb_err(mrc);
-    if (rc == KY_OK && r->expect_seq != r->l->head_seq + 1) rc = KY_E_CHAIN_BROKEN;
+    if (rc == KY_OK && r->expect_seq != r->total + 1) rc = KY_E_CHAIN_BROKEN;
+    return rc;
+}
+
+int ky_ledger_txn_rebuild(ky_ledger *l, MDB_txn *txn, uint64_t through_seq, ky_ledger_tip *tip,
+                          ky_progress_cb progress, void *progress_ctx) {
+    KY_ASSERT(l != NULL && txn != NULL);
+    replay r = {l, txn, 1, {0}, progress, progress_ctx, through_seq, tip};
+    if (tip != NULL) {
+        memset(tip, 0, sizeof *tip);
+        ky_merkle_compact_init(&tip->merkle);
+    }
+    int rc = KY_OK;
+    MDB_dbi derived[] = {l->dbi_contracts, l->dbi_history, l->dbi_idem, l->dbi_months};
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0] && rc == KY_OK; i++)
+        rc = ky_ledger_mdb_err(mdb_drop(txn, derived[i], 0));
+    if (rc == KY_OK) rc = replay_all(&r);
+    KY_ASSERT(rc != KY_OK || tip == NULL || tip->seq == through_seq);
     return rc;
 }
 
 int ky_ledger_reindex(ky_ledger *l, bool dry_run, bool *equal_out, ky_progress_cb progress,
                       void *progress_ctx) {
     KY_ASSERT(l != NULL);
+    KY_ASSERT(!l->in_hook); /* a batch hook must not write */
     if (l->read_only) return KY_E_READ_ONLY;
     if (l->state == KY_LEDGER_FAILED) return KY_E_LEDGER_FAILED;
-    replay r = {l, NULL, 1, {0}, progress, progress_ctx, l->head_seq};
+    MDB_txn *txn;
     uint8_t before[KY_HASH_BYTES], after[KY_HASH_BYTES];
-    int rc = ky_ledger_mdb_err(mdb_txn_begin(l->env, NULL, 0, &r.txn));
+    int rc = ky_ledger_mdb_err(mdb_txn_begin(l->env, NULL, 0, &txn));
     if (rc != KY_OK) return rc;
-    rc = ky_ledger_txn_state_digest(l, r.txn, before);
-    MDB_dbi derived[] = {l->dbi_contracts, l->dbi_history, l->dbi_idem, l->dbi_months};
-    for (size_t i = 0; i < sizeof derived / sizeof derived[0] && rc == KY_OK; i++)
-        rc = ky_ledger_mdb_err(mdb_drop(r.txn, derived[i], 0));
-    if (rc == KY_OK) rc = replay_all(&r);
-    if (rc == KY_OK) rc = ky_ledger_txn_state_digest(l, r.txn, after);
+    rc = ky_ledger_txn_state_digest(l, txn, before);
+    if (rc == KY_OK) rc = ky_ledger_txn_rebuild(l, txn, l->head_seq, NULL, progress, progress_ctx);
+    if (rc == KY_OK) rc = ky_ledger_txn_state_digest(l, txn, after);
     if (rc == KY_OK && equal_out != NULL) *equal_out = memcmp(before, after, KY_HASH_BYTES) == 0;
     if (rc != KY_OK || dry_run) {
-        mdb_txn_abort(r.txn);
+        mdb_txn_abort(txn);
         return rc;
     }
-    if (mdb_txn_commit(r.txn) != MDB_SUCCESS) {
+    if (mdb_txn_commit(txn) != MDB_SUCCESS) {
         l->state = KY_LEDGER_FAILED;
         return KY_E_LEDGER_FAILED;
     }

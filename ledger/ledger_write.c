@@ -75,6 +75,9 @@ struct ky_batch {
     uint64_t timestamp_us;
     ky_merkle_compact merkle;
     MDB_txn *txn; /* the write transaction of this batch */
+    /* The batch as the pre-commit hook sees it (KY_LEDGER_BATCH_COUNT_MAX + 1 each). */
+    const uint8_t **hook_entries; /* entry bytes in the arena */
+    uint32_t *hook_bytes;         /* their lengths */
 };
 
 void ky_ledger_batch_free(ky_batch *b) {
@@ -86,6 +89,8 @@ void ky_ledger_batch_free(ky_batch *b) {
     free(b->entries);
     free(b->history);
     free(b->prefetch);
+    free(b->hook_entries);
+    free(b->hook_bytes);
     free(b);
 }
 
@@ -99,8 +104,10 @@ static ky_batch *batch_alloc(void) {
     b->entries = malloc(sizeof(staged_entry) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     b->history = malloc(sizeof(history_rec) * KY_LEDGER_BATCH_COUNT_MAX);
     b->prefetch = malloc(sizeof(ov_rec) * KY_LEDGER_BATCH_COUNT_MAX);
+    b->hook_entries = malloc(sizeof(uint8_t *) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
+    b->hook_bytes = malloc(sizeof(uint32_t) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     if (!b->recs || !b->table || !b->sorted || !b->arena || !b->entries || !b->history ||
-        !b->prefetch) {
+        !b->prefetch || !b->hook_entries || !b->hook_bytes) {
         ky_ledger_batch_free(b);
         return NULL;
     }
@@ -550,6 +557,18 @@ static int write_overlay(ky_ledger *l, ky_batch *b) {
     return KY_OK;
 }
 
+/* Hands the staged entries to the batch hook: written into the txn, not yet committed. */
+static void batch_hook(ky_ledger *l, ky_batch *b) {
+    if (l->batch_hook == NULL) return;
+    KY_ASSERT(b->entry_count > 0 && b->entry_count <= KY_LEDGER_BATCH_COUNT_MAX + 1);
+    for (uint32_t i = 0; i < b->entry_count; i++) {
+        b->hook_entries[i] = b->arena + b->entries[i].offset;
+        b->hook_bytes[i] = b->entries[i].len;
+    }
+    ky_ledger_hook_run(l, b->seq - b->entry_count + 1, b->entry_count,
+                       (const uint8_t *const *)b->hook_entries, b->hook_bytes);
+}
+
 /* Writes everything staged and commits; on a commit failure the ledger is poisoned. */
 static int batch_commit(ky_ledger *l, ky_batch *b) {
     int rc = KY_OK;
@@ -560,6 +579,7 @@ static int batch_commit(ky_ledger *l, ky_batch *b) {
         if (rc == KY_OK)
             rc = ky_ledger_txn_put_head(l, b->txn, b->seq, b->hash, l->head_epoch, b->timestamp_us,
                                         &b->merkle);
+        if (rc == KY_OK) batch_hook(l, b); /* before the commit: ship while fsync runs */
     }
     if (rc != KY_OK) {
         mdb_txn_abort(b->txn);
@@ -581,6 +601,7 @@ static int batch_commit(ky_ledger *l, ky_batch *b) {
 
 /* Starts a batch: staging memory, write txn, running head = committed head. */
 static int batch_begin(ky_ledger *l, ky_batch **out) {
+    KY_ASSERT(!l->in_hook); /* a batch hook must not write */
     if (l->read_only) return KY_E_READ_ONLY;
     if (l->state == KY_LEDGER_FAILED) return KY_E_LEDGER_FAILED;
     if (l->batch == NULL && (l->batch = batch_alloc()) == NULL) return KY_E_NOMEM;

@@ -79,6 +79,14 @@ static const setting settings[] = {
         "open connections one client key may hold"),
     U64("security", rekey_interval_records, 1, 1ull << 40, "1048576",
         "records sent in one direction between rekeys of that direction's key"),
+    STR("replication", role, "standalone",
+        "standalone, primary (answers appends only once the replica holds them) or replica"),
+    STR("replication", primary_addr, "",
+        "replica only: the primary's IPv4 HOST:PORT to stream from"),
+    STR("replication", primary_key, "",
+        "replica only: the primary's public key x25519:<hex> or .pub file (pinned)"),
+    U64("replication", sync_timeout_ms, 100, 600000, "5000",
+        "primary: an append waits this long for the replica, then fails REPLICA_UNAVAILABLE"),
 };
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
 

@@ -39,6 +39,10 @@ typedef struct ky_config {
     uint64_t handshakes_pending_max;               /* connections still in their handshake */
     uint64_t connections_per_key_max;              /* open connections per client key */
     uint64_t rekey_interval_records;               /* records per direction between rekeys */
+    char role[16];                                 /* standalone | primary | replica */
+    char primary_addr[64];                         /* replica: the primary's HOST:PORT */
+    char primary_key[512];                         /* replica: the primary's public key */
+    uint64_t sync_timeout_ms;                      /* primary: wait for the replica, ms */
 } ky_config;
 
 /* Fills every setting with its default. */

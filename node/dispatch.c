@@ -24,12 +24,11 @@
 #define SMALL_BODY_BYTES_MAX 1024u
 #define ENTRY_BODY_BYTES_MAX (8u + KY_WIRE_ENTRY_BYTES_MAX)
 
-typedef int (*encode_fn)(void *ctx, uint8_t *out, size_t cap, size_t *len);
 
 /* Reserves a frame in the output buffer, lets encode write the body in place, seals it.
  * On an encoding error nothing is queued and the error is returned (the caller answers). */
-static int respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id, size_t body_cap,
-                   encode_fn encode, void *ctx) {
+int ky_server_respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id,
+                      size_t body_cap, encode_fn encode, void *ctx) {
     if (c->state == KY_CONN_FREE || c->write_failed) return KY_OK;
     uint8_t *frame = ky_conn_out_reserve(c, KY_WIRE_HEADER_BYTES + body_cap);
     if (frame == NULL) {
@@ -84,7 +83,7 @@ void ky_server_send_error(ky_server *s, ky_conn *c, uint64_t request_id, int err
         message = full;
     }
     error_ctx e = {err, what, message};
-    int rc = respond(s, c, KY_MSG_ERROR, request_id, SMALL_BODY_BYTES_MAX, encode_error, &e);
+    int rc = ky_server_respond(s, c, KY_MSG_ERROR, request_id, SMALL_BODY_BYTES_MAX, encode_error, &e);
     KY_ASSERT(rc == KY_OK); /* bounded fields always fit SMALL_BODY_BYTES_MAX */
 }
 
@@ -107,8 +106,12 @@ typedef struct read_ctx {
     int err; /* a request-level refusal found while encoding */
 } read_ctx;
 
-static int role_now(void) {
-    return KY_WIRE_ROLE_STANDALONE;
+static int role_now(const ky_server *s) {
+    switch (s->repl_role) {
+    case KY_REPL_PRIMARY: return KY_WIRE_ROLE_PRIMARY;
+    case KY_REPL_REPLICA: return KY_WIRE_ROLE_REPLICA;
+    default: return KY_WIRE_ROLE_STANDALONE;
+    }
 }
 
 static int encode_hello(void *ctx, uint8_t *out, size_t cap, size_t *len) {
@@ -117,7 +120,7 @@ static int encode_hello(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     int rc = ky_ledger_head_get(r->s->ledger, &h);
     if (rc != KY_OK) return rc;
     ky_msg_hello_resp m = {1,
-                           (uint8_t)role_now(),
+                           (uint8_t)role_now(r->s),
                            h.epoch,
                            {0},
                            h.seq,
@@ -133,7 +136,7 @@ static int encode_status(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     int rc = ky_ledger_head_get(r->s->ledger, &h);
     if (rc != KY_OK) return rc;
     const ky_writer_stats *st = ky_writer_stats_get(r->s->writer);
-    ky_msg_status_resp m = {.role = (uint8_t)role_now(), .epoch = h.epoch, .head_seq = h.seq};
+    ky_msg_status_resp m = {.role = (uint8_t)role_now(r->s), .epoch = h.epoch, .head_seq = h.seq};
     memcpy(m.head_hash, h.hash, KY_WIRE_HASH_BYTES);
     memcpy(m.merkle_root, h.merkle_root, KY_WIRE_HASH_BYTES);
     memcpy(m.node_id, h.node_id, KY_WIRE_NODE_ID_BYTES);
@@ -282,25 +285,32 @@ static int encode_append_resp(void *ctx, uint8_t *out, size_t cap, size_t *len) 
     return ky_msg_append_resp_encode(res, req->count, out, cap, len);
 }
 
+/* Answers one completed append (its entries durable here and, on a primary, on the
+ * replica) or fails it batch-wide with err. Frees the request. */
+void ky_server_answer_append(ky_server *s, ky_append_req *r, int err) {
+    ky_conn *c = &s->conns[r->conn_slot];
+    if (c->state != KY_CONN_FREE && c->gen == r->conn_gen) {
+        KY_ASSERT(c->inflight > 0);
+        c->inflight--;
+        int rc = err != KY_OK ? err : r->batch_rc;
+        if (rc != KY_OK) {
+            ky_server_send_error(s, c, r->request_id, rc, "append", ky_strerror(rc));
+        } else {
+            append_resp_ctx ctx = {r};
+            rc = ky_server_respond(s, c, KY_MSG_APPEND, r->request_id, 4u + 12u * r->count,
+                                   encode_append_resp, &ctx);
+            KY_ASSERT(rc == KY_OK);
+        }
+    }
+    ky_append_req_free(r);
+}
+
 void ky_server_complete_appends(ky_server *s) {
     ky_append_req *r = ky_writer_take_done(s->writer);
     while (r != NULL) {
         ky_append_req *next = r->next;
-        ky_conn *c = &s->conns[r->conn_slot];
-        if (c->state != KY_CONN_FREE && c->gen == r->conn_gen) {
-            KY_ASSERT(c->inflight > 0);
-            c->inflight--;
-            if (r->batch_rc != KY_OK) {
-                ky_server_send_error(s, c, r->request_id, r->batch_rc, "append",
-                                     ky_strerror(r->batch_rc));
-            } else {
-                append_resp_ctx ctx = {r};
-                int rc = respond(s, c, KY_MSG_APPEND, r->request_id, 4u + 12u * r->count,
-                                 encode_append_resp, &ctx);
-                KY_ASSERT(rc == KY_OK);
-            }
-        }
-        ky_append_req_free(r);
+        r->next = NULL;
+        if (!ky_repl_hold(s, r)) ky_server_answer_append(s, r, KY_OK);
         r = next;
     }
 }
@@ -327,9 +337,18 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
         ky_server_send_error(s, c, h->request_id, KY_E_FORBIDDEN, "role", msg);
         return;
     }
-    if (h->type == KY_MSG_APPEND) {
-        handle_append(s, c, h, body);
+    if (h->type == KY_MSG_APPEND && s->repl_role == KY_REPL_REPLICA) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "this node is the DR replica; send writes to the primary at %s",
+                 s->cfg.primary_addr);
+        ky_server_send_error(s, c, h->request_id, KY_E_NOT_PRIMARY, "role", msg);
         return;
+    }
+    switch (h->type) {
+    case KY_MSG_APPEND: handle_append(s, c, h, body); return;
+    case KY_MSG_REPL_SUBSCRIBE: ky_repl_on_subscribe(s, c, h, body); return;
+    case KY_MSG_REPL_ACK: ky_repl_on_ack(s, c, h, body); return;
+    default: break;
     }
     read_ctx r = {s, body, h->body_bytes, KY_OK};
     encode_fn fn = NULL;
@@ -367,7 +386,7 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
         return;
     }
     /* A refusal found while reading (not found, corrupt, malformed) becomes an ERROR. */
-    rc = respond(s, c, h->type, h->request_id, cap, fn, &r);
+    rc = ky_server_respond(s, c, h->type, h->request_id, cap, fn, &r);
     if (rc != KY_OK) {
         if (r.err == KY_OK)
             ky_log("error", "response encoding failed", "type=%u error=%s", h->type,

@@ -20,6 +20,7 @@ static const struct {
     {"reader", KY_ROLE_READER},
     {"auditor", KY_ROLE_AUDITOR},
     {"operator", KY_ROLE_OPERATOR},
+    {"replica", KY_ROLE_REPLICA},
 };
 #define ROLE_NAME_COUNT (sizeof role_names / sizeof role_names[0])
 
@@ -36,6 +37,8 @@ static const struct {
     {KY_MSG_RANGE, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "range"},
     {KY_MSG_CONTRACT, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "contract"},
     {KY_MSG_HISTORY, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "history"},
+    {KY_MSG_REPL_SUBSCRIBE, KY_ROLE_REPLICA, "subscribe to replication"},
+    {KY_MSG_REPL_ACK, KY_ROLE_REPLICA, "acknowledge replication"},
 };
 #define REQUEST_ROLE_COUNT (sizeof request_roles / sizeof request_roles[0])
 
@@ -111,7 +114,7 @@ static int line_parse(char *line, ky_registry_client *c, const char **why) {
     *why = "name must be 1..64 of A-Z a-z 0-9 . _ -";
     if (!name_ok(name)) return KY_E_PARSE;
     snprintf(c->name, sizeof c->name, "%s", name);
-    *why = "roles must be writer, reader, auditor or operator, comma-separated";
+    *why = "roles must be writer, reader, auditor, operator or replica, comma-separated";
     return roles_parse(roles, &c->roles);
 }
 

@@ -10,7 +10,7 @@
  *     x25519:<64 hex>  <name>  <role>[,<role>...]
  *
  * Names are 1..KY_REGISTRY_NAME_BYTES_MAX bytes of [A-Za-z0-9._-]; roles are writer,
- * reader, auditor, operator. A key may appear once. The file is read at start-up.
+ * reader, auditor, operator, replica (the pinned key of the DR node). A key may appear once. The file is read at start-up.
  *
  * Role table (ky_role_allows): writer = append + reads; reader = reads; auditor = reads
  * (and proofs/checkpoints, which are read-only); operator = status and, later, drills,
@@ -34,7 +34,8 @@ enum {
     KY_ROLE_READER = 1u << 1,
     KY_ROLE_AUDITOR = 1u << 2,
     KY_ROLE_OPERATOR = 1u << 3,
-    KY_ROLE_ALL = 0xfu, /* plaintext development mode: no authentication, every role */
+    KY_ROLE_REPLICA = 1u << 4, /* the DR node: subscribes to the replication stream */
+    KY_ROLE_ALL = 0x1fu,       /* plaintext development mode: no authentication, every role */
 };
 
 typedef struct ky_registry_client {

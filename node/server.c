@@ -70,6 +70,7 @@ static void conn_free(ky_server *s, ky_conn *c) {
     ky_log("info", "connection closed", "conn=%" PRIu64 " peer=%s reason=\"%s\" inflight=%u",
            c->gen, c->peer, c->close_reason ? c->close_reason : "closed", c->inflight);
     ky_session_conn_free(s, c);
+    ky_repl_conn_closed(s, c);
     free(c->rbuf);
     free(c->wbuf);
     uint32_t slot = c->slot;
@@ -361,7 +362,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents) {
 static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     ky_server *s = w->data;
-    bool writer_idle = ky_writer_pending(s->writer) == 0;
+    bool writer_idle = ky_writer_pending(s->writer) == 0 && s->held_count == 0;
     bool flushed = true;
     for (uint32_t i = 0; i < s->cfg.connections_max; i++) {
         ky_conn *c = &s->conns[i];
@@ -388,6 +389,13 @@ int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *er
     s->loop = ev_loop_new(EVFLAG_AUTO);
     int rc = (s->conns == NULL || s->loop == NULL) ? KY_E_NOMEM : KY_OK;
     if (rc == KY_OK) rc = ky_session_server_open(s, err, cap);
+    if (rc == KY_OK) {
+        ky_repl_role role = KY_REPL_STANDALONE;
+        rc = ky_repl_role_parse(cfg->role, &role);
+        if (rc != KY_OK) snprintf(err, cap, "replication.role '%s' is not standalone, primary or "
+                                  "replica", cfg->role);
+        s->repl_role = (int)role;
+    }
     if (rc == KY_OK) rc = listen_on(cfg, &s->listen_fd, err, cap);
     if (rc != KY_OK) goto fail;
     for (uint32_t i = 0; i < cfg->connections_max; i++) s->conns[i].slot = i;
@@ -395,11 +403,18 @@ int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *er
     ev_async_init(&s->async, async_cb);
     s->async.data = s;
     ev_async_start(s->loop, &s->async);
+    rc = ky_repl_primary_open(s, err, cap); /* installs the batch hook before the writer runs */
+    if (rc != KY_OK) goto fail;
+    s->repl_opened = true;
     rc = ky_writer_start(&s->writer, l, (uint32_t)cfg->batch_count_max,
                          (uint32_t)cfg->writer_queue_requests_max, s->loop, &s->async);
     if (rc != KY_OK) {
         snprintf(err, cap, "cannot start the writer thread");
         goto fail;
+    }
+    if (s->repl_role == KY_REPL_REPLICA) {
+        rc = ky_repl_replica_start(&s->replica, cfg, l, err, cap);
+        if (rc != KY_OK) goto fail;
     }
     ev_io_init(&s->listen_io, accept_cb, s->listen_fd, EV_READ);
     ev_prepare_init(&s->prepare, prepare_cb);
@@ -431,10 +446,12 @@ unsigned ky_server_port(const ky_server *s) {
 
 void ky_server_close(ky_server *s) {
     if (s == NULL) return;
+    ky_repl_replica_stop(s->replica); /* joins: the apply in progress finishes */
     if (s->writer != NULL) {
         ky_writer_stop(s->writer);     /* joins: every queued append is written */
         ky_server_complete_appends(s); /* answers them if their connection still exists */
     }
+    if (s->repl_opened) ky_repl_primary_close(s); /* held appends: not acknowledged */
     if (s->conns != NULL) {
         for (uint32_t i = 0; i < s->cfg.connections_max; i++) {
             if (s->conns[i].state == KY_CONN_FREE) continue;

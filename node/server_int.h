@@ -6,6 +6,7 @@
 #define KY_SERVER_INT_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@
 #include "../secure/channel.h"
 #include "../secure/keys.h"
 #include "registry.h"
+#include "repl.h"
 #include "server.h"
 #include "writer.h"
 
@@ -84,6 +86,28 @@ struct ky_server {
     uint8_t *plain;                     /* one record's plaintext, loop scratch */
     uint64_t handshakes_ok, handshakes_refused, role_refusals; /* counters */
     uint64_t refusal_log_ms; /* last "half-open limit" log line, ms */
+    /* replication (repl_primary.c, repl_replica.c) */
+    int repl_role;                        /* ky_repl_role */
+    bool repl_opened;                     /* ky_repl_primary_open ran */
+    pthread_mutex_t outbox_mu;            /* guards outbox_* (writer hook vs loop) */
+    struct ky_repl_batch *outbox_head, *outbox_tail; /* batches from the writer hook */
+    size_t outbox_bytes;                  /* bytes in the outbox */
+    bool outbox_overflow;                 /* batches were dropped: read LMDB instead */
+    struct ky_repl_batch *pending;        /* loop-only: batches not yet sent, seq order */
+    ev_async repl_async;                  /* writer hook -> loop */
+    ev_timer repl_timer;                  /* hold-queue deadlines */
+    bool sub_active;                      /* a replica is subscribed */
+    uint32_t sub_slot;                    /* its connection */
+    uint64_t sub_gen, sub_request_id;     /* its generation and subscribe request id */
+    uint64_t sent_seq;                    /* last seq sent to the replica */
+    uint64_t durable_seq;                 /* last seq the replica acknowledged durable */
+    uint64_t acked_seq;                   /* last seq acknowledged to a client */
+    uint64_t acked_sent;                  /* acked_seq last told to the replica */
+    uint64_t last_ack_ms;                 /* when the last REPL_ACK arrived */
+    uint64_t last_sent_ms;                /* when the last REPL_ENTRIES left */
+    ky_append_req *held_head, *held_tail; /* completed appends waiting for the replica */
+    uint64_t held_count;                  /* requests in the hold queue */
+    struct ky_repl_replica *replica;      /* replica side: the streaming thread */
 };
 
 /* server.c */
@@ -111,7 +135,23 @@ void ky_session_conn_free(ky_server *s, ky_conn *c);
 /* c->clen bytes are in c->cbuf: runs the handshake, then opens records and feeds frames. */
 void ky_session_received(ky_server *s, ky_conn *c);
 
+/* repl_primary.c — the primary side of replication (repl.h) */
+int ky_repl_primary_open(ky_server *s, char *err, size_t err_cap);
+void ky_repl_primary_close(ky_server *s);
+/* Takes a completed append into the hold queue when the replica does not yet hold every
+ * seq of its answer; false: answer it now. */
+bool ky_repl_hold(ky_server *s, ky_append_req *r);
+void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
+                          const uint8_t *body);
+void ky_repl_on_ack(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
+/* The subscribed connection is going away. */
+void ky_repl_conn_closed(ky_server *s, ky_conn *c);
+
 /* dispatch.c */
+typedef int (*encode_fn)(void *ctx, uint8_t *out, size_t cap, size_t *len);
+int ky_server_respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id,
+                      size_t body_cap, encode_fn encode, void *ctx);
+void ky_server_answer_append(ky_server *s, ky_append_req *r, int err);
 /* Handles one whole, checksum-verified frame. */
 void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 /* Answers a frame-level error (bad magic, version, size, checksum) and closes. */

@@ -42,6 +42,8 @@ typedef struct ky_append_req {
     ky_event_result *results;   /* filled by the writer, owned */
     uint32_t count;             /* events */
     int batch_rc;               /* KY_OK, or a batch-wide error (no event written) */
+    uint64_t hold_seq;          /* primary: highest seq of the answer (repl_primary.c) */
+    uint64_t hold_deadline_ms;  /* primary: fail REPLICA_UNAVAILABLE after this, ms */
     struct ky_append_req *next; /* queue link */
 } ky_append_req;
 

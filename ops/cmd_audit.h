@@ -7,7 +7,7 @@
  * side (keygen, checkpoint, prove, prove-consistency) reads the ledger read-only; the
  * auditor side (check-inclusion, check-consistency) never opens a ledger: it trusts only
  * the verifier key file it was given out of band, and checks the signed checkpoint
- * notes and the proof JSON against it. docs/AUDIT-CHECKPOINTS.md walks through the procedure.
+ * notes and the proof JSON against it. docs/AUDIT.md section 6 walks through the procedure.
  *
  * Each command is `int ky_cmd_<name>(data_dir, json, argc, argv)` with argv the
  * arguments after the command name; it returns the kyosaictl exit code: 0 ok, 1 the

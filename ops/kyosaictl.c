@@ -68,8 +68,8 @@ static int open_ledger(cli *c, bool writable, ky_ledger **l) {
 /* ---- init --------------------------------------------------------------------------- */
 
 static int cmd_init(cli *c, int argc, char **argv) {
-    (void)argv;
-    if (argc != 0) return EXIT_USAGE;
+    bool replica = argc == 1 && strcmp(argv[0], "--replica") == 0;
+    if (argc != 0 && !replica) return EXIT_USAGE;
     struct stat st;
     char path[4096];
     snprintf(path, sizeof path, "%s/data.mdb", c->data_dir);
@@ -84,7 +84,7 @@ static int cmd_init(cli *c, int argc, char **argv) {
     o.create = true;
     ky_ledger *l;
     int rc = ky_ledger_open(&l, &o);
-    if (rc == KY_OK) rc = ky_ledger_epoch_begin(l, 1, NULL);
+    if (rc == KY_OK && !replica) rc = ky_ledger_epoch_begin(l, 1, NULL);
     if (rc != KY_OK) {
         fprintf(stderr, "kyosaictl: init %s: %s\n", c->data_dir, ky_strerror(rc));
         if (l) ky_ledger_close(l);
@@ -95,8 +95,12 @@ static int cmd_init(cli *c, int argc, char **argv) {
     char node[2 * KY_NODE_ID_BYTES + 1];
     ky_cli_hex(h.node_id, KY_NODE_ID_BYTES, node);
     if (c->json)
-        printf("{\"data\":\"%s\",\"node_id\":\"%s\",\"epoch\":1,\"head_seq\":%" PRIu64 "}\n",
-               c->data_dir, node, h.seq);
+        printf("{\"data\":\"%s\",\"node_id\":\"%s\",\"epoch\":%" PRIu64
+               ",\"head_seq\":%" PRIu64 "}\n",
+               c->data_dir, node, h.epoch, h.seq);
+    else if (replica)
+        printf("created empty replica ledger %s (node id %s); it will stream from its primary\n",
+               c->data_dir, node);
     else
         printf("created ledger %s (node id %s, epoch 1, seq 1 epoch_started)\n", c->data_dir, node);
     ky_ledger_close(l);
@@ -364,9 +368,10 @@ static int cmd_sample(cli *c, int argc, char **argv) {
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static const command commands[] = {
-    {"init", "", "create a new, empty ledger (epoch 1) in the data directory",
+    {"init", "[--replica]", "create a new ledger (epoch 1) in the data directory",
      "Creates the directory and an LMDB ledger whose first entry (seq 1) starts epoch 1.\n"
-     "Refuses to touch a directory that already holds a ledger.\n",
+     "--replica: an empty ledger (no entries) for a DR node, which receives every entry,\n"
+     "seq 1 included, from its primary. Refuses to touch a directory holding a ledger.\n",
      cmd_init},
     {"post", "FILE|-", "post events from a JSON-lines or CSV file",
      "Reads one event per line (JSON lines, or CSV with a header line; the format is\n"

@@ -143,7 +143,7 @@ _Static_assert(KY_MSG_ERROR_FIXED_BYTES == 2 + 1 + 2, "ERROR: status, what_len, 
 /* ---- types ------------------------------------------------------------------------------ */
 
 bool ky_msg_type_known(uint8_t type) {
-    return (type >= KY_MSG_HELLO && type <= KY_MSG_STATUS) || type == KY_MSG_ERROR;
+    return (type >= KY_MSG_HELLO && type <= KY_MSG_REPL_ENTRIES) || type == KY_MSG_ERROR;
 }
 
 const char *ky_msg_type_name(uint8_t type) {
@@ -155,6 +155,9 @@ const char *ky_msg_type_name(uint8_t type) {
     case KY_MSG_CONTRACT: return "CONTRACT";
     case KY_MSG_HISTORY: return "HISTORY";
     case KY_MSG_STATUS: return "STATUS";
+    case KY_MSG_REPL_SUBSCRIBE: return "REPL_SUBSCRIBE";
+    case KY_MSG_REPL_ACK: return "REPL_ACK";
+    case KY_MSG_REPL_ENTRIES: return "REPL_ENTRIES";
     case KY_MSG_ERROR: return "ERROR";
     default: return "UNKNOWN";
     }
@@ -733,4 +736,105 @@ int ky_msg_error_decode(const uint8_t *body, size_t len, ky_msg_error *out) {
     out->message = (const char *)msg;
     int rc = rd_end(&r);
     return rc != KY_OK ? rc : error_check(out);
+}
+
+/* ---- replication ------------------------------------------------------------------------ */
+
+int ky_msg_repl_subscribe_encode(const ky_msg_repl_subscribe *in, uint8_t *out, size_t cap,
+                                 size_t *len) {
+    KY_ASSERT(in != NULL && len != NULL);
+    wr w;
+    int rc = wr_begin(&w, out, cap, KY_MSG_REPL_SUBSCRIBE_BYTES);
+    if (rc != KY_OK) return rc;
+    wr_u64(&w, in->epoch);
+    wr_u64(&w, in->head_seq);
+    wr_bytes(&w, in->head_hash, KY_WIRE_HASH_BYTES);
+    wr_bytes(&w, in->node_id, KY_WIRE_NODE_ID_BYTES);
+    wr_u64(&w, in->acked_seq);
+    wr_done(&w, len);
+    return KY_OK;
+}
+
+int ky_msg_repl_subscribe_decode(const uint8_t *body, size_t len, ky_msg_repl_subscribe *out) {
+    KY_ASSERT(out != NULL);
+    rd r = rd_init(body, len);
+    const uint8_t *hh, *id;
+    if (!rd_u64(&r, &out->epoch) || !rd_u64(&r, &out->head_seq) ||
+        !rd_bytes(&r, KY_WIRE_HASH_BYTES, &hh) || !rd_bytes(&r, KY_WIRE_NODE_ID_BYTES, &id) ||
+        !rd_u64(&r, &out->acked_seq))
+        return KY_E_MSG_TRUNCATED;
+    memcpy(out->head_hash, hh, KY_WIRE_HASH_BYTES);
+    memcpy(out->node_id, id, KY_WIRE_NODE_ID_BYTES);
+    return rd_end(&r);
+}
+
+int ky_msg_repl_ack_encode(const ky_msg_repl_ack *in, uint8_t *out, size_t cap, size_t *len) {
+    KY_ASSERT(in != NULL && len != NULL);
+    wr w;
+    int rc = wr_begin(&w, out, cap, KY_MSG_REPL_ACK_BYTES);
+    if (rc != KY_OK) return rc;
+    wr_u64(&w, in->epoch);
+    wr_u64(&w, in->durable_seq);
+    wr_bytes(&w, in->head_hash, KY_WIRE_HASH_BYTES);
+    wr_done(&w, len);
+    return KY_OK;
+}
+
+int ky_msg_repl_ack_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out) {
+    KY_ASSERT(out != NULL);
+    rd r = rd_init(body, len);
+    const uint8_t *hh;
+    if (!rd_u64(&r, &out->epoch) || !rd_u64(&r, &out->durable_seq) ||
+        !rd_bytes(&r, KY_WIRE_HASH_BYTES, &hh))
+        return KY_E_MSG_TRUNCATED;
+    memcpy(out->head_hash, hh, KY_WIRE_HASH_BYTES);
+    return rd_end(&r);
+}
+
+int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_t cap,
+                              size_t *len) {
+    KY_ASSERT(in != NULL && len != NULL);
+    wr w;
+    int rc = wr_begin(&w, out, cap, KY_MSG_REPL_ENTRIES_FIXED_BYTES);
+    if (rc != KY_OK) return rc;
+    wr_u64(&w, in->epoch);
+    wr_u64(&w, in->acked_seq);
+    wr_u64(&w, in->first_seq);
+    wr_u32(&w, 0); /* count, raised by ky_msg_repl_entry_add */
+    wr_done(&w, len);
+    return KY_OK;
+}
+
+int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *entry,
+                          uint32_t entry_bytes) {
+    KY_ASSERT(out != NULL && len != NULL && *len >= KY_MSG_REPL_ENTRIES_FIXED_BYTES);
+    KY_ASSERT(entry_bytes >= 1 && entry_bytes <= KY_WIRE_ENTRY_BYTES_MAX);
+    if (cap - *len < KY_MSG_COUNT_BYTES + (size_t)entry_bytes) return KY_E_BUFFER_TOO_SMALL;
+    ky_put_u32le(out + *len, entry_bytes);
+    memcpy(out + *len + KY_MSG_COUNT_BYTES, entry, entry_bytes);
+    *len += KY_MSG_COUNT_BYTES + entry_bytes;
+    uint8_t *count = out + KY_MSG_REPL_ENTRIES_FIXED_BYTES - KY_MSG_COUNT_BYTES;
+    ky_put_u32le(count, ky_get_u32le(count) + 1);
+    return KY_OK;
+}
+
+int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entries *out,
+                               ky_wire_blob *entries, uint32_t cap) {
+    KY_ASSERT(out != NULL && (entries != NULL || cap == 0));
+    rd r = rd_init(body, len);
+    if (!rd_u64(&r, &out->epoch) || !rd_u64(&r, &out->acked_seq) ||
+        !rd_u64(&r, &out->first_seq) || !rd_u32(&r, &out->count))
+        return KY_E_MSG_TRUNCATED;
+    if (out->count > cap) return KY_E_BUFFER_TOO_SMALL;
+    if (out->count > 0 && out->first_seq == 0) return KY_E_MSG_MALFORMED;
+    for (uint32_t i = 0; i < out->count; i++) {
+        uint32_t n = 0;
+        const uint8_t *p = NULL;
+        if (!rd_u32(&r, &n)) return KY_E_MSG_TRUNCATED;
+        if (n == 0) return KY_E_MSG_MALFORMED;
+        if (n > KY_WIRE_ENTRY_BYTES_MAX) return KY_E_MSG_FIELD_TOO_LONG;
+        if (!rd_bytes(&r, n, &p)) return KY_E_MSG_TRUNCATED;
+        entries[i] = (ky_wire_blob){p, n};
+    }
+    return rd_end(&r);
 }

@@ -50,6 +50,9 @@ typedef enum ky_msg_type {
     KY_MSG_CONTRACT = 5,
     KY_MSG_HISTORY = 6,
     KY_MSG_STATUS = 7,
+    KY_MSG_REPL_SUBSCRIBE = 8, /* replica -> primary; responses: REPL_ENTRIES stream */
+    KY_MSG_REPL_ACK = 9,       /* replica -> primary; never answered */
+    KY_MSG_REPL_ENTRIES = 10,  /* primary -> replica, responses to REPL_SUBSCRIBE only */
     KY_MSG_ERROR = 255,
 } ky_msg_type;
 
@@ -74,6 +77,9 @@ typedef enum ky_wire_role {
 #define KY_MSG_HISTORY_BYTES            20u
 #define KY_MSG_STATUS_RESP_BYTES        141u
 #define KY_MSG_ERROR_FIXED_BYTES        5u /* status, what_len, msg_len */
+#define KY_MSG_REPL_SUBSCRIBE_BYTES     72u
+#define KY_MSG_REPL_ACK_BYTES           48u
+#define KY_MSG_REPL_ENTRIES_FIXED_BYTES 28u /* epoch, acked_seq, first_seq, count */
 #define KY_MSG_COUNT_BYTES              4u /* u32 count / u32 length prefix */
 
 _Static_assert(KY_MSG_COUNT_BYTES + KY_WIRE_BATCH_COUNT_MAX * KY_MSG_APPEND_EVENT_FIXED_BYTES <=
@@ -317,6 +323,57 @@ typedef struct ky_msg_status_resp {
  * KY_E_BUFFER_TOO_SMALL (encode). */
 int ky_msg_status_resp_encode(const ky_msg_status_resp *in, uint8_t *out, size_t cap, size_t *len);
 int ky_msg_status_resp_decode(const uint8_t *body, size_t len, ky_msg_status_resp *out);
+
+/* ---- replication (docs/PROTOCOL.md §3.9) ------------------------------------------------- */
+
+/* REPL_SUBSCRIBE (72 bytes): what the replica holds. The primary answers with a stream of
+ * REPL_ENTRIES responses carrying the subscribe's request id, starting at head_seq + 1, or
+ * an ERROR (not a primary, diverged, lower epoch). */
+typedef struct ky_msg_repl_subscribe {
+    uint64_t epoch;                         /* replica's current epoch */
+    uint64_t head_seq;                      /* replica's last durable seq, 0 when empty */
+    uint8_t head_hash[KY_WIRE_HASH_BYTES];  /* its leaf hash (zeros when empty) */
+    uint8_t node_id[KY_WIRE_NODE_ID_BYTES]; /* replica's identity */
+    uint64_t acked_seq;                     /* highest seq it knows was acknowledged */
+} ky_msg_repl_subscribe;
+
+/* REPL_ACK (48 bytes): the replica has made everything up to durable_seq durable. */
+typedef struct ky_msg_repl_ack {
+    uint64_t epoch;                        /* replica's epoch */
+    uint64_t durable_seq;                  /* last seq durable on the replica */
+    uint8_t head_hash[KY_WIRE_HASH_BYTES]; /* leaf hash of durable_seq */
+} ky_msg_repl_ack;
+
+/* REPL_ENTRIES: u64 epoch, u64 acked_seq, u64 first_seq, u32 count, then count x
+ * (u32 length, entry bytes). Entries are consecutive seqs from first_seq; count >= 0
+ * (an empty message carries a new acked_seq only). */
+typedef struct ky_msg_repl_entries {
+    uint64_t epoch;     /* primary's epoch */
+    uint64_t acked_seq; /* highest seq the primary has acknowledged to clients */
+    uint64_t first_seq; /* seq of entries[0] */
+    uint32_t count;     /* entries decoded */
+} ky_msg_repl_entries;
+
+/* Errors: KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES, KY_E_BUFFER_TOO_SMALL (encode). */
+int ky_msg_repl_subscribe_encode(const ky_msg_repl_subscribe *in, uint8_t *out, size_t cap,
+                                 size_t *len);
+int ky_msg_repl_subscribe_decode(const uint8_t *body, size_t len, ky_msg_repl_subscribe *out);
+int ky_msg_repl_ack_encode(const ky_msg_repl_ack *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_repl_ack_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out);
+
+/* Writes the fixed part of REPL_ENTRIES; entries are then added with ky_msg_repl_entry_add
+ * (returns KY_E_BUFFER_TOO_SMALL when the next entry does not fit: send what is there). */
+int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_t cap,
+                              size_t *len);
+int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *entry,
+                          uint32_t entry_bytes);
+
+/* Decodes into *out and entries[0..count); entries borrow body. Errors: KY_E_BUFFER_TOO_SMALL
+ * (count > cap), KY_E_MSG_FIELD_TOO_LONG (entry > KY_WIRE_ENTRY_BYTES_MAX),
+ * KY_E_MSG_MALFORMED (empty entry, first_seq 0 with entries), KY_E_MSG_TRUNCATED,
+ * KY_E_MSG_TRAILING_BYTES. */
+int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entries *out,
+                               ky_wire_blob *entries, uint32_t cap);
 
 /* ---- ERROR response ---------------------------------------------------------------------- */
 

@@ -1,0 +1,401 @@
+/*
+ * repl_primary.c — the primary side of synchronous replication (see repl.h).
+ *
+ * Why the outbox: the writer's pre-commit hook runs before the local fsync, so shipping
+ * the batch from there lets the replica's fsync overlap ours (DESIGN §4). The hook copies
+ * the batch (the ledger's buffers are borrowed) and wakes the loop; the loop streams.
+ * When the outbox overflows (a slow or absent replica), batches are dropped and the
+ * stream reads committed entries from LMDB instead — the same path as catch-up.
+ *
+ * Invariants:
+ *   1. Entries reach the replica in seq order with no gap: sent_seq + 1 is always next.
+ *   2. An append is answered only when durable_seq >= every seq in its answer, or failed
+ *      with REPLICA_UNAVAILABLE after sync_timeout_ms — never answered OK before.
+ *   3. acked_seq (told to the replica in every REPL_ENTRIES) <= durable_seq.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/ky_assert.h"
+#include "../common/ky_err.h"
+#include "../ledger/replica.h"
+#include "../proto/msg.h"
+#include "log.h"
+#include "server_int.h"
+
+typedef struct ky_repl_batch {
+    struct ky_repl_batch *next;
+    uint64_t first_seq;
+    uint32_t count;
+    size_t bytes;       /* of data */
+    uint32_t *lens;     /* count entry lengths */
+    uint8_t data[];     /* entries back to back */
+} ky_repl_batch;
+
+static uint64_t batch_last(const ky_repl_batch *b) {
+    return b->first_seq + b->count - 1;
+}
+
+/* ---- writer thread: the pre-commit hook -------------------------------------------------- */
+
+static void batch_hook(void *ctx, uint64_t first_seq, uint32_t count,
+                       const uint8_t *const *entries, const uint32_t *entry_bytes) {
+    ky_server *s = ctx;
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < count; i++) bytes += entry_bytes[i];
+    pthread_mutex_lock(&s->outbox_mu);
+    bool room = !s->outbox_overflow && s->outbox_bytes + bytes <= KY_REPL_OUTBOX_BYTES_MAX;
+    pthread_mutex_unlock(&s->outbox_mu);
+    ky_repl_batch *b = room ? malloc(sizeof *b + bytes + count * sizeof(uint32_t)) : NULL;
+    if (b != NULL) {
+        b->next = NULL;
+        b->first_seq = first_seq;
+        b->count = count;
+        b->bytes = bytes;
+        b->lens = (uint32_t *)(b->data + bytes);
+        size_t off = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            memcpy(b->data + off, entries[i], entry_bytes[i]);
+            memcpy(&b->lens[i], &entry_bytes[i], sizeof(uint32_t));
+            off += entry_bytes[i];
+        }
+    }
+    pthread_mutex_lock(&s->outbox_mu);
+    if (b == NULL) {
+        s->outbox_overflow = true; /* the loop falls back to reading LMDB */
+    } else {
+        if (s->outbox_tail) s->outbox_tail->next = b;
+        else s->outbox_head = b;
+        s->outbox_tail = b;
+        s->outbox_bytes += bytes;
+    }
+    pthread_mutex_unlock(&s->outbox_mu);
+    ev_async_send(s->loop, &s->repl_async);
+}
+
+/* ---- loop thread: streaming -------------------------------------------------------------- */
+
+static void batches_free(ky_repl_batch *b) {
+    while (b != NULL) {
+        ky_repl_batch *n = b->next;
+        free(b);
+        b = n;
+    }
+}
+
+/* Moves the outbox into `pending`, dropping what the replica already has. */
+static void outbox_take(ky_server *s) {
+    pthread_mutex_lock(&s->outbox_mu);
+    ky_repl_batch *list = s->outbox_head;
+    bool overflow = s->outbox_overflow;
+    s->outbox_head = s->outbox_tail = NULL;
+    s->outbox_bytes = 0;
+    s->outbox_overflow = false;
+    pthread_mutex_unlock(&s->outbox_mu);
+    if (overflow) { /* gaps are possible: stream from LMDB until caught up */
+        batches_free(list);
+        list = NULL;
+    }
+    ky_repl_batch **tail = &s->pending;
+    while (*tail) tail = &(*tail)->next;
+    *tail = list;
+    while (s->pending && batch_last(s->pending) <= s->sent_seq) {
+        ky_repl_batch *n = s->pending->next;
+        free(s->pending);
+        s->pending = n;
+    }
+}
+
+static ky_conn *subscriber(ky_server *s) {
+    if (!s->sub_active) return NULL;
+    ky_conn *c = &s->conns[s->sub_slot];
+    if (c->state != KY_CONN_OPEN || c->gen != s->sub_gen) {
+        s->sub_active = false;
+        return NULL;
+    }
+    return c;
+}
+
+typedef struct entries_ctx {
+    ky_server *s;
+    const ky_repl_batch *batch; /* NULL: read committed entries from LMDB */
+    uint64_t first_seq, last_seq;
+    size_t batch_off;      /* offset in batch->data of the next entry */
+    uint64_t sent_through; /* out */
+} entries_ctx;
+
+/* The entry at seq; seqs are asked for in increasing order from first_seq. */
+static int entry_at(entries_ctx *e, uint64_t seq, uint8_t *buf, size_t cap, const uint8_t **p,
+                    uint32_t *n) {
+    if (e->batch != NULL) {
+        uint64_t i = seq - e->batch->first_seq;
+        KY_ASSERT(i < e->batch->count);
+        *p = e->batch->data + e->batch_off;
+        *n = e->batch->lens[i];
+        e->batch_off += *n;
+        return KY_OK;
+    }
+    size_t len = 0;
+    int rc = ky_ledger_get(e->s->ledger, seq, buf, cap, &len);
+    *p = buf;
+    *n = (uint32_t)len;
+    return rc;
+}
+
+static int encode_entries(void *ctx, uint8_t *out, size_t cap, size_t *len) {
+    entries_ctx *e = ctx;
+    ky_msg_repl_entries m = {0, e->s->acked_seq, e->first_seq, 0};
+    ky_ledger_head h;
+    ky_ledger_head_get(e->s->ledger, &h);
+    m.epoch = h.epoch;
+    int rc = ky_msg_repl_entries_begin(&m, out, cap, len);
+    if (rc != KY_OK) return rc;
+    uint8_t buf[KY_WIRE_ENTRY_BYTES_MAX];
+    e->sent_through = e->first_seq - 1;
+    e->batch_off = 0;
+    if (e->batch != NULL) /* skip what the replica already has */
+        for (uint64_t k = 0; k < e->first_seq - e->batch->first_seq; k++)
+            e->batch_off += e->batch->lens[k];
+    for (uint64_t seq = e->first_seq; seq <= e->last_seq; seq++) {
+        const uint8_t *p = NULL;
+        uint32_t n = 0;
+        rc = entry_at(e, seq, buf, sizeof buf, &p, &n);
+        if (rc != KY_OK) return rc;
+        if (ky_msg_repl_entry_add(out, cap, len, p, n) != KY_OK) break; /* frame full */
+        e->sent_through = seq;
+    }
+    return KY_OK;
+}
+
+/* Sends one REPL_ENTRIES frame with entries first..last (as many as fit). */
+static int send_entries(ky_server *s, ky_conn *c, const ky_repl_batch *b, uint64_t first,
+                        uint64_t last) {
+    entries_ctx e = {s, b, first, last, 0, 0};
+    int rc = ky_server_respond(s, c, KY_MSG_REPL_ENTRIES, s->sub_request_id,
+                               s->cfg.frame_body_bytes_max, encode_entries, &e);
+    if (rc != KY_OK) {
+        ky_log("error", "replication send failed", "from_seq=%" PRIu64 " error=%s", first,
+               ky_errname(rc));
+        ky_conn_close_later(s, c, "replication send failed");
+        return rc;
+    }
+    KY_ASSERT(e.sent_through >= first || first > last);
+    s->sent_seq = e.sent_through;
+    s->acked_sent = s->acked_seq;
+    s->last_sent_ms = ky_server_now_ms(s);
+    return KY_OK;
+}
+
+/* Streams whatever the replica lacks, while its output queue has room. */
+static void pump(ky_server *s) {
+    outbox_take(s);
+    ky_conn *c = subscriber(s);
+    if (c == NULL) return;
+    size_t room = s->cfg.queued_bytes_per_connection_max / 2;
+    while (c->state == KY_CONN_OPEN && c->wlen - c->woff < room) {
+        ky_ledger_head h;
+        ky_ledger_head_get(s->ledger, &h);
+        ky_repl_batch *b = s->pending;
+        int rc = KY_OK;
+        if (b != NULL && b->first_seq <= s->sent_seq + 1) {
+            rc = send_entries(s, c, b, s->sent_seq + 1, batch_last(b));
+            if (rc == KY_OK && s->sent_seq >= batch_last(b)) {
+                s->pending = b->next;
+                free(b);
+            }
+        } else if (h.seq > s->sent_seq) {
+            uint64_t last = b != NULL ? b->first_seq - 1 : h.seq;
+            rc = send_entries(s, c, NULL, s->sent_seq + 1, last < h.seq ? last : h.seq);
+        } else if (s->acked_seq > s->acked_sent) {
+            rc = send_entries(s, c, NULL, s->sent_seq + 1, s->sent_seq); /* acked only */
+        } else {
+            break;
+        }
+        if (rc != KY_OK) break;
+    }
+}
+
+static void repl_async_cb(struct ev_loop *loop, ev_async *w, int revents) {
+    (void)loop, (void)revents;
+    pump(w->data);
+}
+
+/* ---- hold queue -------------------------------------------------------------------------- */
+
+static uint64_t answer_seq_max(const ky_append_req *r) {
+    uint64_t m = 0;
+    if (r->batch_rc != KY_OK) return 0;
+    for (uint32_t i = 0; i < r->count; i++)
+        if (r->results[i].code == KY_OK && r->results[i].seq > m) m = r->results[i].seq;
+    return m;
+}
+
+bool ky_repl_hold(ky_server *s, ky_append_req *r) {
+    if (s->repl_role != KY_REPL_PRIMARY) return false;
+    uint64_t need = answer_seq_max(r);
+    if (need <= s->durable_seq) {
+        if (need > s->acked_seq) s->acked_seq = need;
+        return false;
+    }
+    r->hold_seq = need;
+    r->hold_deadline_ms = ky_server_now_ms(s) + s->cfg.sync_timeout_ms;
+    r->next = NULL;
+    if (s->held_tail) s->held_tail->next = r;
+    else s->held_head = r;
+    s->held_tail = r;
+    s->held_count++;
+    return true;
+}
+
+/* Answers every held append the replica now covers; fails those past their deadline. */
+static void release(ky_server *s, bool stopping) {
+    uint64_t now = ky_server_now_ms(s);
+    ky_append_req **pp = &s->held_head, *prev = NULL;
+    uint64_t acked_before = s->acked_seq;
+    while (*pp != NULL) {
+        ky_append_req *r = *pp;
+        bool covered = r->hold_seq <= s->durable_seq;
+        bool late = stopping || now >= r->hold_deadline_ms;
+        if (!covered && !late) {
+            prev = r;
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        if (s->held_tail == r) s->held_tail = prev;
+        s->held_count--;
+        if (covered && r->hold_seq > s->acked_seq) s->acked_seq = r->hold_seq;
+        if (!covered)
+            ky_log("warn", "append not acknowledged: replica unavailable",
+                   "request_id=%" PRIu64 " seq=%" PRIu64 " replica_durable_seq=%" PRIu64,
+                   r->request_id, r->hold_seq, s->durable_seq);
+        ky_server_answer_append(s, r, covered ? KY_OK : KY_E_REPLICA_UNAVAILABLE);
+    }
+    if (s->acked_seq > acked_before) pump(s); /* tell the replica the new acked seq */
+}
+
+static void repl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    ky_server *s = w->data;
+    release(s, false);
+    pump(s);
+    ky_conn *c = subscriber(s);
+    if (c != NULL && ky_server_now_ms(s) - s->last_sent_ms >= KY_REPL_HEARTBEAT_MS)
+        send_entries(s, c, NULL, s->sent_seq + 1, s->sent_seq); /* heartbeat */
+}
+
+/* ---- the replica's requests -------------------------------------------------------------- */
+
+/* The replica's head must be a prefix of this ledger: same leaf hash at its head seq. */
+static int prefix_check(ky_server *s, const ky_msg_repl_subscribe *m, char *why, size_t cap) {
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    if (m->epoch > h.epoch) {
+        snprintf(why, cap, "replica epoch %" PRIu64 " is above this primary's %" PRIu64,
+                 m->epoch, h.epoch);
+        return KY_E_NOT_PRIMARY;
+    }
+    if (m->head_seq == 0) return KY_OK;
+    uint8_t buf[KY_WIRE_ENTRY_BYTES_MAX];
+    size_t len = 0;
+    ky_entry e;
+    if (m->head_seq > h.seq ||
+        ky_ledger_get(s->ledger, m->head_seq, buf, sizeof buf, &len) != KY_OK ||
+        ky_entry_decode(buf, len, &e) != KY_OK) {
+        snprintf(why, cap, "replica head seq %" PRIu64 " is beyond this primary's head %" PRIu64
+                 "; it must quarantine its tail", m->head_seq, h.seq);
+        return KY_E_CHAIN_BROKEN;
+    }
+    uint8_t leaf[KY_HASH_BYTES];
+    ky_entry_leaf_hash(buf, len, leaf);
+    if (memcmp(leaf, m->head_hash, KY_HASH_BYTES) != 0) {
+        snprintf(why, cap, "replica entry %" PRIu64 " differs from this primary's; the replica "
+                 "has diverged and must quarantine its tail", m->head_seq);
+        return KY_E_CHAIN_BROKEN;
+    }
+    return KY_OK;
+}
+
+void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
+                          const uint8_t *body) {
+    ky_msg_repl_subscribe m;
+    int rc = ky_msg_repl_subscribe_decode(body, h->body_bytes, &m);
+    char why[200] = "";
+    if (rc == KY_OK && s->repl_role != KY_REPL_PRIMARY) {
+        rc = KY_E_NOT_PRIMARY;
+        snprintf(why, sizeof why, "this node is not configured as a primary");
+    }
+    if (rc == KY_OK) rc = prefix_check(s, &m, why, sizeof why);
+    if (rc != KY_OK) {
+        ky_log("warn", "replica refused", "conn=%" PRIu64 " client=%s error=%s why=\"%s\"",
+               c->gen, c->client_name, ky_errname(rc), why);
+        ky_server_send_error(s, c, h->request_id, rc, "replication", why[0] ? why : ky_strerror(rc));
+        return;
+    }
+    ky_conn *old = subscriber(s);
+    if (old != NULL && old != c) ky_conn_close_later(s, old, "replaced by a new replica stream");
+    s->sub_active = true;
+    s->sub_slot = c->slot;
+    s->sub_gen = c->gen;
+    s->sub_request_id = h->request_id;
+    s->sent_seq = m.head_seq;
+    s->durable_seq = m.head_seq > s->durable_seq ? m.head_seq : s->durable_seq;
+    s->acked_sent = 0;
+    s->last_ack_ms = ky_server_now_ms(s);
+    ky_log("info", "replica subscribed", "conn=%" PRIu64 " client=%s peer=%s head_seq=%" PRIu64
+           " epoch=%" PRIu64, c->gen, c->client_name, c->peer, m.head_seq, m.epoch);
+    release(s, false);
+    pump(s);
+}
+
+void ky_repl_on_ack(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
+    ky_msg_repl_ack m;
+    int rc = ky_msg_repl_ack_decode(body, h->body_bytes, &m);
+    if (rc != KY_OK || subscriber(s) != c || m.durable_seq > s->sent_seq) {
+        ky_server_send_error(s, c, h->request_id, rc != KY_OK ? rc : KY_E_PROTOCOL, "REPL_ACK",
+                             "acknowledgement without a stream, or beyond what was sent");
+        return;
+    }
+    if (m.durable_seq > s->durable_seq) s->durable_seq = m.durable_seq;
+    s->last_ack_ms = ky_server_now_ms(s);
+    release(s, false);
+    pump(s);
+}
+
+void ky_repl_conn_closed(ky_server *s, ky_conn *c) {
+    if (!s->sub_active || s->sub_slot != c->slot || s->sub_gen != c->gen) return;
+    s->sub_active = false;
+    ky_log("warn", "replica disconnected", "durable_seq=%" PRIu64 " held_appends=%" PRIu64,
+           s->durable_seq, s->held_count);
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
+int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
+    (void)err, (void)cap;
+    pthread_mutex_init(&s->outbox_mu, NULL);
+    ev_async_init(&s->repl_async, repl_async_cb);
+    s->repl_async.data = s;
+    ev_async_start(s->loop, &s->repl_async);
+    ev_timer_init(&s->repl_timer, repl_timer_cb, KY_REPL_TICK_MS / 1000.0,
+                  KY_REPL_TICK_MS / 1000.0);
+    s->repl_timer.data = s;
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    s->acked_seq = h.acked_seq;
+    if (s->repl_role == KY_REPL_PRIMARY) {
+        ev_timer_start(s->loop, &s->repl_timer);
+        ky_ledger_set_batch_hook(s->ledger, batch_hook, s); /* before the writer starts */
+    }
+    return KY_OK;
+}
+
+void ky_repl_primary_close(ky_server *s) {
+    release(s, true); /* shutting down: whatever is still held is not acknowledged */
+    if (s->repl_role == KY_REPL_PRIMARY) ky_ledger_set_batch_hook(s->ledger, NULL, NULL);
+    batches_free(s->pending);
+    batches_free(s->outbox_head);
+    s->pending = s->outbox_head = s->outbox_tail = NULL;
+    pthread_mutex_destroy(&s->outbox_mu);
+}

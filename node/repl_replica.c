@@ -1,0 +1,215 @@
+/*
+ * repl_replica.c — the DR replica's streaming thread (see repl.h).
+ *
+ * Why a thread with blocking I/O: the replica has exactly one upstream and one thing to do
+ * with it — receive, apply durably, acknowledge — in order. A plain loop over libkyosai's
+ * transport (the secure channel, frames, deadlines) says that directly, and makes this
+ * thread the only writer of the replica's ledger, as LMDB wants.
+ *
+ *   DIALLING --connect + HELLO ok--> SUBSCRIBED --REPL_ENTRIES--> apply (fsync) --> REPL_ACK
+ *      ^                                  |
+ *      +--- any error or 1 s of silence --+  (wait KY_REPL_RETRY_MS, log once per change)
+ *
+ * The primary sends an empty REPL_ENTRIES at least every KY_REPL_HEARTBEAT_MS, so silence
+ * longer than KY_REPL_SILENCE_MS means the link or the primary is gone.
+ */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../client/client_int.h"
+#include "../common/ky_assert.h"
+#include "../common/ky_err.h"
+#include "../ledger/replica.h"
+#include "../proto/msg.h"
+#include "log.h"
+#include "repl.h"
+
+#define KY_REPL_SILENCE_MS 1500u /* no frame for this long: reconnect */
+#define KY_REPL_BLOBS_MAX  (KY_WIRE_FRAME_BODY_BYTES_MAX / (KY_MSG_COUNT_BYTES + KY_ENTRY_HEADER_BYTES))
+
+struct ky_repl_replica {
+    pthread_t thread;
+    atomic_bool stop;      /* set by ky_repl_replica_stop */
+    atomic_bool streaming; /* subscribed and applying */
+    ky_ledger *ledger;
+    char addr[64];
+    char key_file[512];    /* the node's own channel key ("" in plaintext mode) */
+    char primary_key[512]; /* pinned */
+    ky_wire_blob *blobs;   /* decode scratch, KY_REPL_BLOBS_MAX */
+    const uint8_t **ptrs;
+    uint32_t *lens;
+};
+
+int ky_repl_role_parse(const char *text, ky_repl_role *out) {
+    if (strcmp(text, "standalone") == 0) *out = KY_REPL_STANDALONE;
+    else if (strcmp(text, "primary") == 0) *out = KY_REPL_PRIMARY;
+    else if (strcmp(text, "replica") == 0) *out = KY_REPL_REPLICA;
+    else return KY_E_INVALID_ARG;
+    return KY_OK;
+}
+
+static void sleep_ms(uint32_t ms) {
+    struct timespec t = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static int subscribe(ky_repl_replica *r, kyosai_client *c, uint64_t *rid) {
+    ky_ledger_head h;
+    int rc = ky_ledger_head_get(r->ledger, &h);
+    if (rc != KY_OK) return KYOSAI_E_STORAGE;
+    ky_msg_repl_subscribe m = {h.epoch, h.seq, {0}, {0}, h.acked_seq};
+    memcpy(m.head_hash, h.hash, KY_HASH_BYTES);
+    memcpy(m.node_id, h.node_id, KY_NODE_ID_BYTES);
+    size_t len = 0;
+    rc = ky_msg_repl_subscribe_encode(&m, c->out + KY_WIRE_HEADER_BYTES, c->body_bytes_max, &len);
+    KY_ASSERT(rc == KY_OK);
+    return ky_client_send(c, KY_MSG_REPL_SUBSCRIBE, len, ky_client_now_ms() + 2000u, rid);
+}
+
+static int ack(kyosai_client *c, ky_ledger *l) {
+    ky_ledger_head h;
+    if (ky_ledger_head_get(l, &h) != KY_OK) return KYOSAI_E_STORAGE;
+    ky_msg_repl_ack m = {h.epoch, h.seq, {0}};
+    memcpy(m.head_hash, h.hash, KY_HASH_BYTES);
+    size_t len = 0;
+    int rc = ky_msg_repl_ack_encode(&m, c->out + KY_WIRE_HEADER_BYTES, c->body_bytes_max, &len);
+    KY_ASSERT(rc == KY_OK);
+    uint64_t rid = 0;
+    return ky_client_send(c, KY_MSG_REPL_ACK, len, ky_client_now_ms() + 2000u, &rid);
+}
+
+/* Applies one REPL_ENTRIES message. Returns KY_OK or the ledger's refusal. */
+static int apply(ky_repl_replica *r, const uint8_t *body, size_t len) {
+    ky_msg_repl_entries m;
+    int rc = ky_msg_repl_entries_decode(body, len, &m, r->blobs, KY_REPL_BLOBS_MAX);
+    if (rc != KY_OK) return rc;
+    ky_ledger_head h;
+    ky_ledger_head_get(r->ledger, &h);
+    if (m.count == 0) {
+        uint64_t acked = m.acked_seq < h.seq ? m.acked_seq : h.seq;
+        return acked > h.acked_seq ? ky_ledger_acked_set(r->ledger, acked) : KY_OK;
+    }
+    if (m.first_seq != h.seq + 1) {
+        ky_log("error", "replication gap", "head_seq=%" PRIu64 " first_seq=%" PRIu64, h.seq,
+               m.first_seq);
+        return KY_E_CHAIN_BROKEN;
+    }
+    for (uint32_t i = 0; i < m.count; i++) {
+        r->ptrs[i] = r->blobs[i].data;
+        r->lens[i] = r->blobs[i].data_bytes;
+    }
+    uint64_t last = m.first_seq + m.count - 1, bad = 0;
+    uint64_t acked = m.acked_seq < last ? m.acked_seq : last;
+    rc = ky_ledger_apply(r->ledger, r->ptrs, r->lens, m.count, acked, &bad);
+    if (rc != KY_OK)
+        ky_log("error", "replicated entry refused", "seq=%" PRIu64 " error=%s", bad,
+               ky_errname(rc));
+    return rc;
+}
+
+/* One connection's life: subscribe, then receive-apply-acknowledge until an error. */
+static int stream(ky_repl_replica *r, kyosai_client *c) {
+    uint64_t rid = 0;
+    int rc = subscribe(r, c, &rid);
+    while (rc == KYOSAI_OK && !atomic_load(&r->stop)) {
+        ky_client_resp resp;
+        rc = ky_client_recv(c, ky_client_now_ms() + KY_REPL_SILENCE_MS, &resp);
+        if (rc != KYOSAI_OK) break;
+        if (resp.hdr->type == KY_MSG_ERROR) {
+            rc = ky_client_error_code(c, &resp);
+            ky_log("error", "primary refused the replica", "error=%s detail=\"%s\"",
+                   kyosai_strerror(rc), kyosai_last_error(c));
+            break;
+        }
+        if (resp.hdr->type != KY_MSG_REPL_ENTRIES || resp.hdr->request_id != rid) {
+            rc = KYOSAI_E_PROTOCOL;
+            break;
+        }
+        if (!atomic_load(&r->streaming))
+            ky_log("info", "replica streaming", "primary=%s", r->addr);
+        atomic_store(&r->streaming, true);
+        int arc = apply(r, resp.body, resp.hdr->body_bytes);
+        if (arc != KY_OK) {
+            rc = KYOSAI_E_CHAIN_BROKEN;
+            break;
+        }
+        rc = ack(c, r->ledger);
+    }
+    atomic_store(&r->streaming, false);
+    return rc;
+}
+
+static void *replica_main(void *arg) {
+    ky_repl_replica *r = arg;
+    int last_rc = 1; /* log the first outcome */
+    while (!atomic_load(&r->stop)) {
+        const char *eps[1] = {r->addr};
+        const char *keys[1] = {r->primary_key};
+        kyosai_options o = {2000, KY_REPL_SILENCE_MS, 0, "kyosaid-replica", NULL, NULL, 0};
+        if (r->key_file[0] != '\0') {
+            o.key_file = r->key_file;
+            o.server_keys = keys;
+            o.server_key_count = 1;
+        }
+        kyosai_client *c = NULL;
+        int rc = kyosai_connect(&c, eps, 1, &o);
+        if (rc == KYOSAI_OK) rc = stream(r, c);
+        kyosai_close(c);
+        if (rc != last_rc && !atomic_load(&r->stop))
+            ky_log("warn", "replica not streaming", "primary=%s error=%s retry_ms=%u", r->addr,
+                   kyosai_strerror(rc), KY_REPL_RETRY_MS);
+        last_rc = rc;
+        if (!atomic_load(&r->stop)) sleep_ms(KY_REPL_RETRY_MS);
+    }
+    return NULL;
+}
+
+int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger *l, char *err,
+                          size_t cap) {
+    *out = NULL;
+    if (cfg->primary_addr[0] == '\0' || (!cfg->plaintext && cfg->primary_key[0] == '\0')) {
+        snprintf(err, cap, "replication.role = replica needs replication.primary_addr and "
+                 "replication.primary_key");
+        return KY_E_INVALID_ARG;
+    }
+    ky_repl_replica *r = calloc(1, sizeof *r);
+    if (r == NULL) return KY_E_NOMEM;
+    r->ledger = l;
+    snprintf(r->addr, sizeof r->addr, "%s", cfg->primary_addr);
+    if (!cfg->plaintext) {
+        snprintf(r->key_file, sizeof r->key_file, "%s", cfg->key_file);
+        snprintf(r->primary_key, sizeof r->primary_key, "%s", cfg->primary_key);
+    }
+    r->blobs = calloc(KY_REPL_BLOBS_MAX, sizeof *r->blobs);
+    r->ptrs = calloc(KY_REPL_BLOBS_MAX, sizeof *r->ptrs);
+    r->lens = calloc(KY_REPL_BLOBS_MAX, sizeof *r->lens);
+    if (r->blobs == NULL || r->ptrs == NULL || r->lens == NULL ||
+        pthread_create(&r->thread, NULL, replica_main, r) != 0) {
+        free(r->blobs);
+        free(r->ptrs);
+        free(r->lens);
+        free(r);
+        snprintf(err, cap, "cannot start the replica thread");
+        return KY_E_NOMEM;
+    }
+    ky_log("info", "replica role", "primary=%s", r->addr);
+    *out = r;
+    return KY_OK;
+}
+
+void ky_repl_replica_stop(ky_repl_replica *r) {
+    if (r == NULL) return;
+    atomic_store(&r->stop, true);
+    pthread_join(r->thread, NULL);
+    free(r->blobs);
+    free(r->ptrs);
+    free(r->lens);
+    free(r);
+}
+
+bool ky_repl_replica_streaming(const ky_repl_replica *r) {
+    return r != NULL && atomic_load(&((ky_repl_replica *)r)->streaming);
+}
