@@ -73,6 +73,8 @@ struct kyosai_client {
 
     int fd;                   /* connected socket, -1 when disconnected */
     uint8_t role;             /* ky_wire_role from HELLO */
+    uint64_t epoch;           /* node's epoch from HELLO */
+    uint64_t head_seq;        /* node's head seq from HELLO */
     uint32_t body_bytes_max;  /* node's frame_body_bytes_max from HELLO, bytes */
     uint32_t batch_count_max; /* node's batch_count_max from HELLO */
     uint64_t next_request_id; /* never 0 (PROTOCOL.md rule 1) */

@@ -286,6 +286,8 @@ static int hello(kyosai_client *c, uint64_t deadline_ms) {
               m.frame_body_bytes_max <= KY_WIRE_FRAME_BODY_BYTES_MAX); /* decoder checked */
     KY_ASSERT(m.batch_count_max >= 1 && m.batch_count_max <= KY_WIRE_BATCH_COUNT_MAX);
     c->role = m.role;
+    c->epoch = m.epoch;
+    c->head_seq = m.head_seq;
     c->body_bytes_max = m.frame_body_bytes_max;
     c->batch_count_max = m.batch_count_max;
     ky_frame_reader_init(&c->reader, c->rbuf, KY_CLIENT_FRAME_BYTES, c->body_bytes_max);

@@ -157,6 +157,7 @@ enum {
     KYOSAI_E_UNAVAILABLE = -210,
     KYOSAI_E_RETRY_LATER = -211,
     KYOSAI_E_REPLICA_UNAVAILABLE = -212,
+    KYOSAI_E_PROMOTE_REFUSED = -213, /* kyosai_last_error names the reason */
     KYOSAI_E_INTERNAL = -299,
 };
 
@@ -374,6 +375,23 @@ KYOSAI_EXPORT const char *kyosai_endpoint(const kyosai_client *c) KYOSAI_NONNULL
 /* "KYOSAI_E_NAME: sentence" ("KYOSAI_OK: success") for any int; unknown values give
  * "KYOSAI_E_UNKNOWN: unknown error code". Static, immutable; never NULL. */
 KYOSAI_EXPORT const char *kyosai_strerror(int code);
+
+/* ---- operator calls (role operator) ---------------------------------------------------- */
+
+#define KYOSAI_PROMOTE_FORCE       0x1u /* failover: the primary is gone or unreachable */
+#define KYOSAI_PROMOTE_ACCEPT_LOSS 0x2u /* promote although acknowledged entries are missing */
+
+/* Makes the connected DR replica the primary: it stops streaming, starts epoch + 1 with an
+ * epoch_started entry and runs standalone (no replica) until the old primary rejoins.
+ * Without KYOSAI_PROMOTE_FORCE nothing happens (planned handovers use switchover). The node
+ * refuses (KYOSAI_E_PROMOTE_REFUSED, kyosai_last_error says why) when it is not a replica,
+ * when it still streams from a live primary, when it holds no entries (new or wiped), or
+ * when its head is behind the highest seq the primary acknowledged to clients — naming
+ * the missing range — unless KYOSAI_PROMOTE_ACCEPT_LOSS. On KYOSAI_OK *epoch_out and
+ * *head_seq_out give the new epoch and the seq of its epoch_started entry. */
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_promote(kyosai_client *c, uint32_t flags,
+                                                  uint64_t *epoch_out, uint64_t *head_seq_out)
+    KYOSAI_NONNULL(1, 3, 4);
 
 /* The node's own words on its most recent ERROR answer on this client: "what: message",
  * e.g. "role: client 'app1' has role reader, which may not append". Empty when the node

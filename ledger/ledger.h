@@ -84,6 +84,8 @@ typedef struct ky_ledger_head {
     uint8_t node_id[KY_NODE_ID_BYTES];  /* random identity chosen at creation */
     uint64_t acked_seq;                 /* highest seq acknowledged to clients, <= seq */
     uint64_t quarantine_count;          /* entries held in quarantine (never deleted) */
+    uint64_t peer_acked_seq;            /* replica: highest acked seq its primary announced;
+                                           may exceed seq while catching up (promotion guard) */
 } ky_ledger_head;
 
 /* Reads the committed head. Any thread. KY_OK or KY_E_STORAGE. */

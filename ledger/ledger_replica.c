@@ -94,6 +94,7 @@ static int apply_one(ky_ledger *l, MDB_txn *txn, ky_ledger_tip *tip, const uint8
     tip->epoch = e.epoch;
     tip->timestamp_us = e.timestamp_us;
     ky_merkle_compact_append(&tip->merkle, leaf);
+    KY_ASSERT(tip->merkle.size == tip->seq);
     return KY_OK;
 }
 
@@ -121,7 +122,9 @@ int ky_ledger_apply(ky_ledger *l, const uint8_t *const *entries, const uint32_t 
     uint32_t i = 0;
     for (; i < count && rc == KY_OK; i++) rc = apply_one(l, txn, &tip, entries[i], entry_bytes[i]);
     if (rc != KY_OK) {
-        if (bad_seq_out != NULL) *bad_seq_out = l->head_seq + i; /* i is one past the bad */
+        bool entry_error =
+            rc == KY_E_CORRUPT || rc == KY_E_CHAIN_BROKEN || rc == KY_E_REPLAY_INVALID;
+        if (bad_seq_out != NULL && entry_error) *bad_seq_out = l->head_seq + i; /* i: bad + 1 */
         mdb_txn_abort(txn);
         return rc;
     }
@@ -160,6 +163,24 @@ int ky_ledger_acked_set(ky_ledger *l, uint64_t seq) {
     rc = write_commit(l, txn);
     if (rc == KY_OK) l->acked_seq = seq;
     return rc;
+}
+
+int ky_ledger_peer_acked_raise(ky_ledger *l, uint64_t seq) {
+    KY_ASSERT(l != NULL);
+    if (l->read_only) return KY_E_READ_ONLY;
+    if (l->state == KY_LEDGER_FAILED) return KY_E_LEDGER_FAILED;
+    ky_ledger_head h;
+    int rc = ky_ledger_head_get(l, &h);
+    if (rc != KY_OK || seq <= h.peer_acked_seq) return rc; /* monotonic */
+    MDB_txn *txn;
+    rc = write_begin(l, &txn);
+    if (rc != KY_OK) return rc;
+    rc = ky_ledger_txn_put_meta_u64(l, txn, KY_META_PEER_ACKED, seq);
+    if (rc != KY_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return write_commit(l, txn);
 }
 
 /* ---- quarantine ------------------------------------------------------------------------ */

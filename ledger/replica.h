@@ -86,9 +86,10 @@ void ky_ledger_set_batch_hook(ky_ledger *l, ky_ledger_batch_hook fn, void *ctx);
  *   KY_E_REPLAY_INVALID (the entry breaks a ledger invariant on replay, e.g. a month paid
  *     twice, a negative balance, an epoch raised without epoch_started),
  *   KY_E_READ_ONLY, KY_E_LEDGER_FAILED, KY_E_MAP_FULL, KY_E_STORAGE, KY_E_NOMEM.
- * On an entry error *bad_seq_out (may be NULL) is the seq position of the first refused
- * entry: head before the call + 1 + its index in the arrays (its index is therefore
- * bad_seq - head - 1, whatever seq it claims); otherwise it is 0.
+ * On an entry error (KY_E_CORRUPT, KY_E_CHAIN_BROKEN, KY_E_REPLAY_INVALID) *bad_seq_out
+ * (may be NULL) is the seq position of the first refused entry: head before the call + 1
+ * + its index in the arrays (its index is therefore bad_seq - head - 1, whatever seq it
+ * claims); on success or any other error it is 0.
  * A replica whose head is below the primary's first_seq - 1 must first fetch the missing
  * range. The caller's arrays are borrowed for the call. Writer thread only. */
 int ky_ledger_apply(ky_ledger *l, const uint8_t *const *entries, const uint32_t *entry_bytes,
@@ -100,6 +101,13 @@ int ky_ledger_apply(ky_ledger *l, const uint8_t *const *entries, const uint32_t 
  * Returns KY_OK, KY_E_INVALID_ARG (seq > head), KY_E_READ_ONLY, KY_E_LEDGER_FAILED,
  * KY_E_MAP_FULL, KY_E_STORAGE. The value is read back in ky_ledger_head.acked_seq. */
 int ky_ledger_acked_set(ky_ledger *l, uint64_t seq);
+
+/* Replica side: durably records the highest acked seq its primary announced, which may
+ * exceed the local head while catching up; ky_ledger_head.peer_acked_seq reads it back.
+ * Monotonic (a lower value writes nothing). The promotion guard refuses while the head is
+ * below it. Writer thread only. Returns KY_OK, KY_E_READ_ONLY, KY_E_LEDGER_FAILED, or a
+ * storage error. */
+int ky_ledger_peer_acked_raise(ky_ledger *l, uint64_t seq);
 
 /* Catch-up after divergence: moves entries keep_through_seq + 1 .. head into the
  * quarantine database under a new quarantine event number, removes them from entries,

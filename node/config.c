@@ -81,10 +81,11 @@ static const setting settings[] = {
         "records sent in one direction between rekeys of that direction's key"),
     STR("replication", role, "standalone",
         "standalone, primary (answers appends only once the replica holds them) or replica"),
-    STR("replication", primary_addr, "",
-        "replica only: the primary's IPv4 HOST:PORT to stream from"),
-    STR("replication", primary_key, "",
-        "replica only: the primary's public key x25519:<hex> or .pub file (pinned)"),
+    STR("replication", peer_addr, "",
+        "the other node of the pair, IPv4 HOST:PORT: a replica streams from it; a primary "
+        "watches its epoch and steps down if it was promoted"),
+    STR("replication", peer_key, "",
+        "the other node's public key x25519:<hex> or .pub file (pinned)"),
     U64("replication", sync_timeout_ms, 100, 600000, "5000",
         "primary: an append waits this long for the replica, then fails REPLICA_UNAVAILABLE"),
 };

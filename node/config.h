@@ -40,8 +40,8 @@ typedef struct ky_config {
     uint64_t connections_per_key_max;              /* open connections per client key */
     uint64_t rekey_interval_records;               /* records per direction between rekeys */
     char role[16];                                 /* standalone | primary | replica */
-    char primary_addr[64];                         /* replica: the primary's HOST:PORT */
-    char primary_key[512];                         /* replica: the primary's public key */
+    char peer_addr[64];                            /* the other node's HOST:PORT */
+    char peer_key[512];                            /* the other node's public key */
     uint64_t sync_timeout_ms;                      /* primary: wait for the replica, ms */
 } ky_config;
 

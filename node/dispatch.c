@@ -310,7 +310,10 @@ void ky_server_complete_appends(ky_server *s) {
     while (r != NULL) {
         ky_append_req *next = r->next;
         r->next = NULL;
-        if (!ky_repl_hold(s, r)) ky_server_answer_append(s, r, KY_OK);
+        if (s->repl_role == KY_REPL_REPLICA) /* stepped down meanwhile: not acknowledged */
+            ky_server_answer_append(s, r, KY_E_NOT_PRIMARY);
+        else if (!ky_repl_hold(s, r))
+            ky_server_answer_append(s, r, KY_OK);
         r = next;
     }
 }
@@ -340,7 +343,7 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
     if (h->type == KY_MSG_APPEND && s->repl_role == KY_REPL_REPLICA) {
         char msg[160];
         snprintf(msg, sizeof msg, "this node is the DR replica; send writes to the primary at %s",
-                 s->cfg.primary_addr);
+                 s->cfg.peer_addr);
         ky_server_send_error(s, c, h->request_id, KY_E_NOT_PRIMARY, "role", msg);
         return;
     }
@@ -348,6 +351,7 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
     case KY_MSG_APPEND: handle_append(s, c, h, body); return;
     case KY_MSG_REPL_SUBSCRIBE: ky_repl_on_subscribe(s, c, h, body); return;
     case KY_MSG_REPL_ACK: ky_repl_on_ack(s, c, h, body); return;
+    case KY_MSG_PROMOTE: ky_repl_on_promote(s, c, h, body); return;
     default: break;
     }
     read_ctx r = {s, body, h->body_bytes, KY_OK};

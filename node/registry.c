@@ -33,12 +33,13 @@ static const struct {
     {KY_MSG_HELLO, KY_ROLE_ALL, "hello"},
     {KY_MSG_STATUS, KY_ROLE_ALL, "status"},
     {KY_MSG_APPEND, KY_ROLE_WRITER, "append"},
-    {KY_MSG_GET, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "get"},
+    {KY_MSG_GET, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR | KY_ROLE_REPLICA, "get"},
     {KY_MSG_RANGE, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "range"},
     {KY_MSG_CONTRACT, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "contract"},
     {KY_MSG_HISTORY, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "history"},
     {KY_MSG_REPL_SUBSCRIBE, KY_ROLE_REPLICA, "subscribe to replication"},
     {KY_MSG_REPL_ACK, KY_ROLE_REPLICA, "acknowledge replication"},
+    {KY_MSG_PROMOTE, KY_ROLE_OPERATOR, "promote"},
 };
 #define REQUEST_ROLE_COUNT (sizeof request_roles / sizeof request_roles[0])
 

@@ -34,6 +34,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <ev.h>
+
 #include "../ledger/ledger.h"
 #include "config.h"
 
@@ -41,6 +43,7 @@
 #define KY_REPL_TICK_MS          20u         /* hold-queue timeout check period */
 #define KY_REPL_RETRY_MS         200u        /* replica: wait before re-dialling */
 #define KY_REPL_HEARTBEAT_MS     250u        /* primary: empty REPL_ENTRIES when idle */
+#define KY_REPL_WATCH_MS         500u        /* primary: peer epoch check period */
 
 typedef enum ky_repl_role {
     KY_REPL_STANDALONE = 0,
@@ -55,9 +58,9 @@ int ky_repl_role_parse(const char *text, ky_repl_role *out);
 
 typedef struct ky_repl_replica ky_repl_replica;
 
-/* Starts the replica thread: dials cfg->primary_addr, subscribes, applies. The thread
+/* Starts the replica thread: dials cfg->peer_addr, subscribes, applies. The thread
  * re-dials after KY_REPL_RETRY_MS on any failure and logs each state change.
- * Returns KY_OK, KY_E_INVALID_ARG (primary_addr / primary_key / key_file), KY_E_NOMEM. */
+ * Returns KY_OK, KY_E_INVALID_ARG (peer_addr / peer_key / key_file), KY_E_NOMEM. */
 int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger *l,
                           char *err, size_t err_cap);
 
@@ -66,5 +69,17 @@ void ky_repl_replica_stop(ky_repl_replica *r);
 
 /* For STATUS: whether connected and streaming, and the primary's acked seq last seen. */
 bool ky_repl_replica_streaming(const ky_repl_replica *r);
+
+/* ---- primary side fencing ------------------------------------------------------------------ */
+
+typedef struct ky_repl_watch ky_repl_watch;
+
+/* Starts a thread that asks the peer (replication.peer_addr) for its STATUS every
+ * KY_REPL_WATCH_MS and signals higher_epoch once when the peer is a primary at an epoch
+ * above this node's: this node was failed over and must step down (DESIGN §5). No peer
+ * configured: *out = NULL, KY_OK. */
+int ky_repl_watch_start(ky_repl_watch **out, const ky_config *cfg, ky_ledger *l,
+                        struct ev_loop *loop, ev_async *higher_epoch);
+void ky_repl_watch_stop(ky_repl_watch *w);
 
 #endif

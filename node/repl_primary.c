@@ -234,7 +234,7 @@ static uint64_t answer_seq_max(const ky_append_req *r) {
 bool ky_repl_hold(ky_server *s, ky_append_req *r) {
     if (s->repl_role != KY_REPL_PRIMARY) return false;
     uint64_t need = answer_seq_max(r);
-    if (need <= s->durable_seq) {
+    if (need <= s->durable_seq || !s->sync_strict) {
         if (need > s->acked_seq) s->acked_seq = need;
         return false;
     }
@@ -246,6 +246,18 @@ bool ky_repl_hold(ky_server *s, ky_append_req *r) {
     s->held_tail = r;
     s->held_count++;
     return true;
+}
+
+void ky_repl_fail_held(ky_server *s, int err) {
+    while (s->held_head != NULL) {
+        ky_append_req *r = s->held_head;
+        s->held_head = r->next;
+        s->held_count--;
+        ky_server_answer_append(s, r, err);
+    }
+    s->held_tail = NULL;
+    ky_conn *c = subscriber(s);
+    if (c != NULL) ky_conn_close_later(s, c, "this node stepped down");
 }
 
 /* Answers every held append the replica now covers; fails those past their deadline. */
@@ -375,6 +387,7 @@ void ky_repl_conn_closed(ky_server *s, ky_conn *c) {
 int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
     (void)err, (void)cap;
     pthread_mutex_init(&s->outbox_mu, NULL);
+    ky_repl_roles_open(s);
     ev_async_init(&s->repl_async, repl_async_cb);
     s->repl_async.data = s;
     ev_async_start(s->loop, &s->repl_async);
@@ -384,16 +397,24 @@ int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
     ky_ledger_head h;
     ky_ledger_head_get(s->ledger, &h);
     s->acked_seq = h.acked_seq;
-    if (s->repl_role == KY_REPL_PRIMARY) {
-        ev_timer_start(s->loop, &s->repl_timer);
-        ky_ledger_set_batch_hook(s->ledger, batch_hook, s); /* before the writer starts */
-    }
+    s->sync_strict = true;
+    if (s->repl_role == KY_REPL_PRIMARY) ky_repl_primary_activate(s); /* before the writer */
     return KY_OK;
 }
 
+void ky_repl_primary_activate(ky_server *s) {
+    ev_timer_start(s->loop, &s->repl_timer);
+    ky_ledger_set_batch_hook(s->ledger, batch_hook, s);
+    if (s->watch == NULL &&
+        ky_repl_watch_start(&s->watch, &s->cfg, s->ledger, s->loop, &s->higher_epoch) != KY_OK)
+        ky_log("error", "cannot watch the peer's epoch", "peer=%s", s->cfg.peer_addr);
+}
+
 void ky_repl_primary_close(ky_server *s) {
+    ky_repl_watch_stop(s->watch);
+    s->watch = NULL;
     release(s, true); /* shutting down: whatever is still held is not acknowledged */
-    if (s->repl_role == KY_REPL_PRIMARY) ky_ledger_set_batch_hook(s->ledger, NULL, NULL);
+    ky_ledger_set_batch_hook(s->ledger, NULL, NULL);
     batches_free(s->pending);
     batches_free(s->outbox_head);
     s->pending = s->outbox_head = s->outbox_tail = NULL;

@@ -37,7 +37,7 @@ struct ky_repl_replica {
     ky_ledger *ledger;
     char addr[64];
     char key_file[512];    /* the node's own channel key ("" in plaintext mode) */
-    char primary_key[512]; /* pinned */
+    char peer_key[512]; /* pinned */
     ky_wire_blob *blobs;   /* decode scratch, KY_REPL_BLOBS_MAX */
     const uint8_t **ptrs;
     uint32_t *lens;
@@ -88,6 +88,14 @@ static int apply(ky_repl_replica *r, const uint8_t *body, size_t len) {
     if (rc != KY_OK) return rc;
     ky_ledger_head h;
     ky_ledger_head_get(r->ledger, &h);
+    /* Catching up (the primary acknowledged more than this node holds): remember how far
+     * behind it is, durably, so a promotion now is refused (repl_promote.c). In steady
+     * state acked <= head and the apply below records it with no extra fsync. */
+    uint64_t last = m.first_seq + m.count - (m.count ? 1 : 0);
+    if (m.acked_seq > (m.count ? last : h.seq) && m.acked_seq > h.peer_acked_seq) {
+        rc = ky_ledger_peer_acked_raise(r->ledger, m.acked_seq);
+        if (rc != KY_OK) return rc;
+    }
     if (m.count == 0) {
         uint64_t acked = m.acked_seq < h.seq ? m.acked_seq : h.seq;
         return acked > h.acked_seq ? ky_ledger_acked_set(r->ledger, acked) : KY_OK;
@@ -101,13 +109,63 @@ static int apply(ky_repl_replica *r, const uint8_t *body, size_t len) {
         r->ptrs[i] = r->blobs[i].data;
         r->lens[i] = r->blobs[i].data_bytes;
     }
-    uint64_t last = m.first_seq + m.count - 1, bad = 0;
+    uint64_t bad = 0;
     uint64_t acked = m.acked_seq < last ? m.acked_seq : last;
     rc = ky_ledger_apply(r->ledger, r->ptrs, r->lens, m.count, acked, &bad);
     if (rc != KY_OK)
         ky_log("error", "replicated entry refused", "seq=%" PRIu64 " error=%s", bad,
                ky_errname(rc));
     return rc;
+}
+
+/* Whether this ledger's entry at seq has the same leaf hash as the primary's. */
+static int same_at(ky_repl_replica *r, kyosai_client *c, uint64_t seq, bool *same) {
+    uint8_t mine[KY_ENTRY_BYTES_MAX], theirs[KYOSAI_ENTRY_BYTES_MAX];
+    size_t n = 0, tn = 0;
+    kyosai_entry e;
+    int rc = ky_ledger_get(r->ledger, seq, mine, sizeof mine, &n);
+    if (rc != KY_OK) return rc;
+    rc = kyosai_get(c, seq, theirs, sizeof theirs, &tn, &e);
+    if (rc != KYOSAI_OK) return KY_E_PROTOCOL;
+    uint8_t leaf[KY_HASH_BYTES];
+    ky_entry_leaf_hash(mine, n, leaf);
+    *same = memcmp(leaf, e.leaf_hash, KY_HASH_BYTES) == 0;
+    return KY_OK;
+}
+
+/* The primary refused our head: this node holds entries the primary does not (an old
+ * primary's unacknowledged tail, or writes shipped before a crash). Finds the longest
+ * common prefix by binary search over leaf hashes (O(log n) GETs), then moves the rest
+ * into quarantine — never deleting it, and never past the acknowledged seq. */
+static int reconcile(ky_repl_replica *r, kyosai_client *c) {
+    ky_ledger_head h;
+    int rc = ky_ledger_head_get(r->ledger, &h);
+    if (rc != KY_OK) return rc;
+    uint64_t lo = 0, hi = h.seq < c->head_seq ? h.seq : c->head_seq;
+    while (lo < hi) { /* invariant: entries 1..lo are common */
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        bool same = false;
+        rc = same_at(r, c, mid, &same);
+        if (rc != KY_OK) return rc;
+        if (same) lo = mid;
+        else hi = mid - 1;
+    }
+    if (lo == 0) {
+        ky_log("error", "replica shares no history with the primary",
+               "hint=\"seq 1 differs: these are different ledgers; re-create the replica with "
+               "kyosaictl init --replica\"");
+        return KY_E_CHAIN_BROKEN;
+    }
+    uint64_t moved = 0;
+    rc = ky_ledger_quarantine_tail(r->ledger, lo, false, &moved);
+    if (rc != KY_OK) {
+        ky_log("error", "cannot quarantine the diverged tail", "keep_through_seq=%" PRIu64
+               " head_seq=%" PRIu64 " error=%s", lo, h.seq, ky_errname(rc));
+        return rc;
+    }
+    ky_log("warn", "diverged tail quarantined", "kept_through_seq=%" PRIu64 " moved=%" PRIu64
+           " hint=\"kyosaictl quarantine lists them\"", lo, moved);
+    return KY_OK;
 }
 
 /* One connection's life: subscribe, then receive-apply-acknowledge until an error. */
@@ -120,8 +178,10 @@ static int stream(ky_repl_replica *r, kyosai_client *c) {
         if (rc != KYOSAI_OK) break;
         if (resp.hdr->type == KY_MSG_ERROR) {
             rc = ky_client_error_code(c, &resp);
-            ky_log("error", "primary refused the replica", "error=%s detail=\"%s\"",
+            ky_log("warn", "primary refused the replica", "error=%s detail=\"%s\"",
                    kyosai_strerror(rc), kyosai_last_error(c));
+            if (rc == KYOSAI_E_CHAIN_BROKEN && reconcile(r, c) == KY_OK) rc = subscribe(r, c, &rid);
+            if (rc == KYOSAI_OK) continue;
             break;
         }
         if (resp.hdr->type != KY_MSG_REPL_ENTRIES || resp.hdr->request_id != rid) {
@@ -147,7 +207,7 @@ static void *replica_main(void *arg) {
     int last_rc = 1; /* log the first outcome */
     while (!atomic_load(&r->stop)) {
         const char *eps[1] = {r->addr};
-        const char *keys[1] = {r->primary_key};
+        const char *keys[1] = {r->peer_key};
         kyosai_options o = {2000, KY_REPL_SILENCE_MS, 0, "kyosaid-replica", NULL, NULL, 0};
         if (r->key_file[0] != '\0') {
             o.key_file = r->key_file;
@@ -170,18 +230,18 @@ static void *replica_main(void *arg) {
 int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger *l, char *err,
                           size_t cap) {
     *out = NULL;
-    if (cfg->primary_addr[0] == '\0' || (!cfg->plaintext && cfg->primary_key[0] == '\0')) {
-        snprintf(err, cap, "replication.role = replica needs replication.primary_addr and "
-                 "replication.primary_key");
+    if (cfg->peer_addr[0] == '\0' || (!cfg->plaintext && cfg->peer_key[0] == '\0')) {
+        snprintf(err, cap, "replication.role = replica needs replication.peer_addr and "
+                 "replication.peer_key");
         return KY_E_INVALID_ARG;
     }
     ky_repl_replica *r = calloc(1, sizeof *r);
     if (r == NULL) return KY_E_NOMEM;
     r->ledger = l;
-    snprintf(r->addr, sizeof r->addr, "%s", cfg->primary_addr);
+    snprintf(r->addr, sizeof r->addr, "%s", cfg->peer_addr);
     if (!cfg->plaintext) {
         snprintf(r->key_file, sizeof r->key_file, "%s", cfg->key_file);
-        snprintf(r->primary_key, sizeof r->primary_key, "%s", cfg->primary_key);
+        snprintf(r->peer_key, sizeof r->peer_key, "%s", cfg->peer_key);
     }
     r->blobs = calloc(KY_REPL_BLOBS_MAX, sizeof *r->blobs);
     r->ptrs = calloc(KY_REPL_BLOBS_MAX, sizeof *r->ptrs);
@@ -212,4 +272,76 @@ void ky_repl_replica_stop(ky_repl_replica *r) {
 
 bool ky_repl_replica_streaming(const ky_repl_replica *r) {
     return r != NULL && atomic_load(&((ky_repl_replica *)r)->streaming);
+}
+
+/* ---- primary side fencing: watch the peer's epoch ----------------------------------------- */
+
+struct ky_repl_watch {
+    pthread_t thread;
+    atomic_bool stop;
+    ky_ledger *ledger;
+    char addr[64], key_file[512], peer_key[512];
+    struct ev_loop *loop;
+    ev_async *higher_epoch; /* signalled once when the peer is primary at a higher epoch */
+};
+
+/* Every KY_REPL_WATCH_MS: STATUS of the peer over one kept connection. */
+static void *watch_main(void *arg) {
+    ky_repl_watch *w = arg;
+    kyosai_client *c = NULL;
+    while (!atomic_load(&w->stop)) {
+        if (c == NULL) {
+            const char *eps[1] = {w->addr};
+            const char *keys[1] = {w->peer_key};
+            kyosai_options o = {1000, 2000, 0, "kyosaid-watch", NULL, NULL, 0};
+            if (w->key_file[0] != '\0') {
+                o.key_file = w->key_file;
+                o.server_keys = keys;
+                o.server_key_count = 1;
+            }
+            if (kyosai_connect(&c, eps, 1, &o) != KYOSAI_OK) c = NULL;
+        }
+        kyosai_status st;
+        ky_ledger_head h;
+        if (c != NULL && kyosai_status_get(c, &st) == KYOSAI_OK &&
+            ky_ledger_head_get(w->ledger, &h) == KY_OK && st.role == KY_WIRE_ROLE_PRIMARY &&
+            st.epoch > h.epoch) {
+            ky_log("warn", "peer is primary at a higher epoch", "peer=%s peer_epoch=%" PRIu64
+                   " epoch=%" PRIu64, w->addr, st.epoch, h.epoch);
+            ev_async_send(w->loop, w->higher_epoch);
+            break;
+        }
+        sleep_ms(KY_REPL_WATCH_MS);
+    }
+    kyosai_close(c);
+    return NULL;
+}
+
+int ky_repl_watch_start(ky_repl_watch **out, const ky_config *cfg, ky_ledger *l,
+                        struct ev_loop *loop, ev_async *higher_epoch) {
+    *out = NULL;
+    if (cfg->peer_addr[0] == '\0') return KY_OK; /* nothing to watch */
+    ky_repl_watch *w = calloc(1, sizeof *w);
+    if (w == NULL) return KY_E_NOMEM;
+    w->ledger = l;
+    w->loop = loop;
+    w->higher_epoch = higher_epoch;
+    snprintf(w->addr, sizeof w->addr, "%s", cfg->peer_addr);
+    if (!cfg->plaintext) {
+        snprintf(w->key_file, sizeof w->key_file, "%s", cfg->key_file);
+        snprintf(w->peer_key, sizeof w->peer_key, "%s", cfg->peer_key);
+    }
+    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+        free(w);
+        return KY_E_NOMEM;
+    }
+    *out = w;
+    return KY_OK;
+}
+
+void ky_repl_watch_stop(ky_repl_watch *w) {
+    if (w == NULL) return;
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+    free(w);
 }

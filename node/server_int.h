@@ -89,6 +89,7 @@ struct ky_server {
     /* replication (repl_primary.c, repl_replica.c) */
     int repl_role;                        /* ky_repl_role */
     bool repl_opened;                     /* ky_repl_primary_open ran */
+    bool sync_strict;                     /* primary: answers wait for the replica */
     pthread_mutex_t outbox_mu;            /* guards outbox_* (writer hook vs loop) */
     struct ky_repl_batch *outbox_head, *outbox_tail; /* batches from the writer hook */
     size_t outbox_bytes;                  /* bytes in the outbox */
@@ -108,6 +109,9 @@ struct ky_server {
     ky_append_req *held_head, *held_tail; /* completed appends waiting for the replica */
     uint64_t held_count;                  /* requests in the hold queue */
     struct ky_repl_replica *replica;      /* replica side: the streaming thread */
+    struct ky_repl_watch *watch;          /* primary side: the peer epoch watcher */
+    ev_async higher_epoch;                /* watcher -> loop: step down */
+    ev_timer stepdown_timer;              /* waits for the writer to go idle */
 };
 
 /* server.c */
@@ -146,6 +150,13 @@ void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
 void ky_repl_on_ack(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 /* The subscribed connection is going away. */
 void ky_repl_conn_closed(ky_server *s, ky_conn *c);
+/* This node has just become the primary: hook, timer. Loop thread, writer idle. */
+void ky_repl_primary_activate(ky_server *s);
+/* Answers every held append with err (stepping down, shutting down). */
+void ky_repl_fail_held(ky_server *s, int err);
+/* repl_promote.c */
+void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
+void ky_repl_roles_open(ky_server *s);
 
 /* dispatch.c */
 typedef int (*encode_fn)(void *ctx, uint8_t *out, size_t cap, size_t *len);

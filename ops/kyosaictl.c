@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/ky_err.h"
+#include "../ledger/replica.h"
 #include "../ledger/ledger.h"
 #include "../ledger/verify.h"
 #include "cli_util.h"
@@ -233,6 +234,57 @@ static int cmd_history(cli *c, int argc, char **argv) {
     return ex;
 }
 
+/* quarantine: entries cut from this node's tail when it rejoined after a failover. */
+static int print_quarantined(void *ctx, uint64_t event_no, uint64_t seq, const uint8_t *entry,
+                             size_t len) {
+    const cli *c = ctx;
+    ky_entry e;
+    if (ky_entry_decode(entry, len, &e) != KY_OK) {
+        fprintf(stderr, "kyosaictl: quarantined seq %" PRIu64 " (event %" PRIu64
+                        ") does not decode\n", seq, event_no);
+        return 0;
+    }
+    uint8_t leaf[KY_HASH_BYTES];
+    ky_entry_leaf_hash(entry, len, leaf);
+    if (!c->json) printf("quarantine event %" PRIu64 ":\n", event_no);
+    ky_cli_print_entry(stdout, &e, leaf, c->json);
+    return 0;
+}
+
+static int cmd_quarantine(cli *c, int argc, char **argv) {
+    (void)argv;
+    if (argc != 0) return EXIT_USAGE;
+    ky_ledger *l;
+    int ex = open_ledger(c, false, &l);
+    if (ex != 0) return ex;
+    ky_ledger_head h;
+    int rc = ky_ledger_head_get(l, &h);
+    if (rc == KY_OK && !c->json)
+        printf("%" PRIu64 " quarantined entries (never acknowledged; kept, never deleted)\n",
+               h.quarantine_count);
+    if (rc == KY_OK) rc = ky_ledger_quarantine_scan(l, print_quarantined, c);
+    ky_ledger_close(l);
+    if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: quarantine: %s\n", ky_strerror(rc));
+        return EXIT_CANNOT;
+    }
+    return 0;
+}
+
+static int cmd_promote(cli *c, int argc, char **argv) {
+    uint32_t flags = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0) flags |= KY_REMOTE_PROMOTE_FORCE;
+        else if (strcmp(argv[i], "--accept-loss") == 0) flags |= KY_REMOTE_PROMOTE_ACCEPT_LOSS;
+        else return EXIT_USAGE;
+    }
+    if (c->server == NULL) {
+        fprintf(stderr, "kyosaictl: promote talks to a running node: give --server HOST:PORT\n");
+        return EXIT_USAGE;
+    }
+    return ky_remote_promote(c->server, c->json, flags);
+}
+
 static int cmd_status(cli *c, int argc, char **argv) {
     (void)argv;
     if (argc != 0) return EXIT_USAGE;
@@ -393,6 +445,18 @@ static const command commands[] = {
      "Pages through the contract's entries: --after is a contract_seq (default 0),\n"
      "--limit at most 1000 (default 100).\n",
      cmd_history},
+    {"promote", "--force [--accept-loss]", "failover: make the DR replica the primary",
+     "Needs --server (the DR node) and the operator role. The node refuses, saying why, if\n"
+     "it is not a replica, still streams from a live primary, holds no entries, or is\n"
+     "behind the highest seq acknowledged to clients (it names the missing range) unless\n"
+     "--accept-loss. On success it starts epoch + 1 and runs standalone until the old\n"
+     "primary rejoins as its replica. Exit 0 promoted, 1 refused, 3 cannot connect.\n",
+     cmd_promote},
+    {"quarantine", "", "list entries quarantined when this node rejoined after a failover",
+     "Offline, read-only. When a former primary rejoins as replica, entries it wrote but\n"
+     "never had acknowledged (the replica never confirmed them) are moved out of the ledger\n"
+     "into quarantine: kept for review, never deleted, never part of the chain.\n",
+     cmd_quarantine},
     {"status", "", "show the head: seq, hash, epoch, Merkle root, node id",
      "Reads the committed head record (works while a writer runs).\n", cmd_status},
     {"verify", "[--from A] [--to B]", "verify entries offline (read-only)",

@@ -313,3 +313,25 @@ int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *s
     if (in != stdin) fclose(in);
     return rc == KYOSAI_OK ? 0 : 3;
 }
+
+int ky_remote_promote(const char *servers, bool json, uint32_t flags) {
+    _Static_assert(KY_REMOTE_PROMOTE_FORCE == KYOSAI_PROMOTE_FORCE, "same flag bits");
+    _Static_assert(KY_REMOTE_PROMOTE_ACCEPT_LOSS == KYOSAI_PROMOTE_ACCEPT_LOSS, "same flag bits");
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    uint64_t epoch = 0, head = 0;
+    int rc = kyosai_promote(c, flags, &epoch, &head);
+    close_client(c);
+    if (rc == KYOSAI_E_PROMOTE_REFUSED) {
+        fail("promote", rc);
+        return 1;
+    }
+    if (rc != KYOSAI_OK) return fail("promote", rc);
+    if (json)
+        printf("{\"promoted\":true,\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64 "}\n", epoch, head);
+    else
+        printf("promoted %s to primary: epoch %" PRIu64 " started at seq %" PRIu64
+               " (standalone until the old primary rejoins)\n",
+               servers, epoch, head);
+    return 0;
+}

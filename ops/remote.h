@@ -18,6 +18,12 @@ int ky_remote_history(const char *servers, bool json, uint64_t contract_id, uint
 int ky_remote_contract(const char *servers, bool json, uint64_t contract_id);
 int ky_remote_status(const char *servers, bool json);
 
+#define KY_REMOTE_PROMOTE_FORCE       0x1u
+#define KY_REMOTE_PROMOTE_ACCEPT_LOSS 0x2u
+
+/* kyosai_promote against servers; prints the new epoch, or the node's refusal (exit 1). */
+int ky_remote_promote(const char *servers, bool json, uint32_t flags);
+
 /* Secure channel for every later call: this client's secret key file and the node keys
  * ("x25519:<hex>" or .pub paths), comma-separated, one per endpoint or one for all. Both
  * NULL: plaintext. */

@@ -143,7 +143,7 @@ _Static_assert(KY_MSG_ERROR_FIXED_BYTES == 2 + 1 + 2, "ERROR: status, what_len, 
 /* ---- types ------------------------------------------------------------------------------ */
 
 bool ky_msg_type_known(uint8_t type) {
-    return (type >= KY_MSG_HELLO && type <= KY_MSG_REPL_ENTRIES) || type == KY_MSG_ERROR;
+    return (type >= KY_MSG_HELLO && type <= KY_MSG_PROMOTE) || type == KY_MSG_ERROR;
 }
 
 const char *ky_msg_type_name(uint8_t type) {
@@ -158,6 +158,7 @@ const char *ky_msg_type_name(uint8_t type) {
     case KY_MSG_REPL_SUBSCRIBE: return "REPL_SUBSCRIBE";
     case KY_MSG_REPL_ACK: return "REPL_ACK";
     case KY_MSG_REPL_ENTRIES: return "REPL_ENTRIES";
+    case KY_MSG_PROMOTE: return "PROMOTE";
     case KY_MSG_ERROR: return "ERROR";
     default: return "UNKNOWN";
     }
@@ -836,5 +837,41 @@ int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entr
         if (!rd_bytes(&r, n, &p)) return KY_E_MSG_TRUNCATED;
         entries[i] = (ky_wire_blob){p, n};
     }
+    return rd_end(&r);
+}
+
+int ky_msg_promote_encode(uint8_t flags, uint8_t *out, size_t cap, size_t *len) {
+    if ((flags & ~(KY_PROMOTE_FORCE | KY_PROMOTE_ACCEPT_LOSS)) != 0) return KY_E_MSG_MALFORMED;
+    wr w;
+    int rc = wr_begin(&w, out, cap, KY_MSG_PROMOTE_BYTES);
+    if (rc != KY_OK) return rc;
+    wr_u8(&w, flags);
+    wr_done(&w, len);
+    return KY_OK;
+}
+
+int ky_msg_promote_decode(const uint8_t *body, size_t len, uint8_t *flags) {
+    rd r = rd_init(body, len);
+    if (!rd_u8(&r, flags)) return KY_E_MSG_TRUNCATED;
+    int rc = rd_end(&r);
+    if (rc != KY_OK) return rc;
+    return (*flags & ~(KY_PROMOTE_FORCE | KY_PROMOTE_ACCEPT_LOSS)) ? KY_E_MSG_MALFORMED : KY_OK;
+}
+
+int ky_msg_promote_resp_encode(uint64_t epoch, uint64_t head_seq, uint8_t *out, size_t cap,
+                               size_t *len) {
+    wr w;
+    int rc = wr_begin(&w, out, cap, KY_MSG_PROMOTE_RESP_BYTES);
+    if (rc != KY_OK) return rc;
+    wr_u64(&w, epoch);
+    wr_u64(&w, head_seq);
+    wr_done(&w, len);
+    return KY_OK;
+}
+
+int ky_msg_promote_resp_decode(const uint8_t *body, size_t len, uint64_t *epoch,
+                               uint64_t *head_seq) {
+    rd r = rd_init(body, len);
+    if (!rd_u64(&r, epoch) || !rd_u64(&r, head_seq)) return KY_E_MSG_TRUNCATED;
     return rd_end(&r);
 }

@@ -53,6 +53,7 @@ typedef enum ky_msg_type {
     KY_MSG_REPL_SUBSCRIBE = 8, /* replica -> primary; responses: REPL_ENTRIES stream */
     KY_MSG_REPL_ACK = 9,       /* replica -> primary; never answered */
     KY_MSG_REPL_ENTRIES = 10,  /* primary -> replica, responses to REPL_SUBSCRIBE only */
+    KY_MSG_PROMOTE = 11,       /* operator: make this replica the primary (new epoch) */
     KY_MSG_ERROR = 255,
 } ky_msg_type;
 
@@ -80,6 +81,10 @@ typedef enum ky_wire_role {
 #define KY_MSG_REPL_SUBSCRIBE_BYTES     72u
 #define KY_MSG_REPL_ACK_BYTES           48u
 #define KY_MSG_REPL_ENTRIES_FIXED_BYTES 28u /* epoch, acked_seq, first_seq, count */
+#define KY_MSG_PROMOTE_BYTES            1u  /* flags */
+#define KY_MSG_PROMOTE_RESP_BYTES       16u /* epoch, head_seq */
+#define KY_PROMOTE_FORCE                0x1u /* failover: the primary is gone */
+#define KY_PROMOTE_ACCEPT_LOSS          0x2u /* promote even if behind the acked seq */
 #define KY_MSG_COUNT_BYTES              4u /* u32 count / u32 length prefix */
 
 _Static_assert(KY_MSG_COUNT_BYTES + KY_WIRE_BATCH_COUNT_MAX * KY_MSG_APPEND_EVENT_FIXED_BYTES <=
@@ -374,6 +379,15 @@ int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *
  * KY_E_MSG_TRAILING_BYTES. */
 int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entries *out,
                                ky_wire_blob *entries, uint32_t cap);
+
+/* PROMOTE request: u8 flags (KY_PROMOTE_*; other bits MSG_MALFORMED). Response: u64 new
+ * epoch, u64 head seq after the epoch_started entry. */
+int ky_msg_promote_encode(uint8_t flags, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_promote_decode(const uint8_t *body, size_t len, uint8_t *flags);
+int ky_msg_promote_resp_encode(uint64_t epoch, uint64_t head_seq, uint8_t *out, size_t cap,
+                               size_t *len);
+int ky_msg_promote_resp_decode(const uint8_t *body, size_t len, uint64_t *epoch,
+                               uint64_t *head_seq);
 
 /* ---- ERROR response ---------------------------------------------------------------------- */
 

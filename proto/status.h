@@ -112,6 +112,7 @@
     X(UNAVAILABLE, 210, KY_E_UNAVAILABLE)                                                          \
     X(RETRY_LATER, 211, KY_E_RETRY_LATER)                                                          \
     X(REPLICA_UNAVAILABLE, 212, KY_E_REPLICA_UNAVAILABLE)                                          \
+    X(PROMOTE_REFUSED, 213, KY_E_PROMOTE_REFUSED)                                                  \
     X(INTERNAL, 299, KY_E_INTERNAL)
 
 /* The status values, KY_WIRE_STATUS_<NAME>. */

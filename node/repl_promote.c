@@ -1,0 +1,146 @@
+/*
+ * repl_promote.c — failover: the operator's PROMOTE turns the DR replica into the primary
+ * (DESIGN §5 "Failover", "No promotion that would lose acknowledged data").
+ *
+ * Why so many refusals: a promotion is the one operation that can silently lose money
+ * records or create two primaries. It is refused, with the reason in the ERROR message,
+ * when this node is not a replica; when it is still streaming from a live primary (that
+ * is a switchover's job, not a failover's); when it holds no entries (a new or wiped node
+ * has a new identity and must catch up first); and when its head is behind the highest
+ * seq the primary acknowledged to clients — naming the missing range — unless the
+ * operator explicitly accepts that loss.
+ *
+ * On success: the streaming thread is stopped, epoch + 1 begins with an epoch_started
+ * entry (durable before any write is taken), and the node runs as a primary in
+ * standalone mode: it answers appends without a replica until the old primary has
+ * rejoined as its replica. Loop thread; the ledger has no other writer at this point
+ * (a replica's writer thread never receives appends).
+ *
+ * The reverse, stepping down: a primary whose watcher (repl_replica.c) finds the peer
+ * primary at a higher epoch stops taking appends at once (NOT_PRIMARY), fails every append
+ * still waiting for the replica (none was acknowledged), waits for its writer to go idle
+ * and then streams from the new primary as its replica — whose catch-up quarantines this
+ * node's unacknowledged tail.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "../common/ky_err.h"
+#include "../ledger/replica.h"
+#include "../proto/msg.h"
+#include "log.h"
+#include "server_int.h"
+
+typedef struct promote_resp {
+    uint64_t epoch, head_seq;
+} promote_resp;
+
+static int encode_promote(void *ctx, uint8_t *out, size_t cap, size_t *len) {
+    const promote_resp *p = ctx;
+    return ky_msg_promote_resp_encode(p->epoch, p->head_seq, out, cap, len);
+}
+
+/* The guard. Returns KY_OK or KY_E_PROMOTE_REFUSED with why filled. */
+static int guard(ky_server *s, uint8_t flags, const ky_ledger_head *h, char *why, size_t cap) {
+    if (s->repl_role != KY_REPL_REPLICA) {
+        snprintf(why, cap, "this node is not a replica (it is already %s)",
+                 s->repl_role == KY_REPL_PRIMARY ? "the primary" : "standalone");
+        return KY_E_PROMOTE_REFUSED;
+    }
+    if (!(flags & KY_PROMOTE_FORCE)) {
+        snprintf(why, cap, "a failover promotion needs --force (the primary must be gone)");
+        return KY_E_PROMOTE_REFUSED;
+    }
+    if (ky_repl_replica_streaming(s->replica)) {
+        snprintf(why, cap, "this replica is still streaming from a live primary at %s; "
+                 "promoting it would make two primaries", s->cfg.peer_addr);
+        return KY_E_PROMOTE_REFUSED;
+    }
+    if (h->seq == 0) {
+        snprintf(why, cap, "this node holds no entries (new or wiped: a new identity); it must "
+                 "catch up from the primary before it can be promoted");
+        return KY_E_PROMOTE_REFUSED;
+    }
+    uint64_t acked = h->acked_seq > h->peer_acked_seq ? h->acked_seq : h->peer_acked_seq;
+    if (acked > h->seq && !(flags & KY_PROMOTE_ACCEPT_LOSS)) {
+        snprintf(why, cap, "entries %" PRIu64 "..%" PRIu64 " were acknowledged to clients but "
+                 "are missing here; let it catch up, or pass --accept-loss to lose them",
+                 h->seq + 1, acked);
+        return KY_E_PROMOTE_REFUSED;
+    }
+    return KY_OK;
+}
+
+void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
+                        const uint8_t *body) {
+    uint8_t flags = 0;
+    int rc = ky_msg_promote_decode(body, hdr->body_bytes, &flags);
+    if (rc != KY_OK) {
+        ky_server_send_error(s, c, hdr->request_id, rc, "PROMOTE", ky_strerror(rc));
+        return;
+    }
+    ky_ledger_head h;
+    char why[300] = "";
+    rc = ky_ledger_head_get(s->ledger, &h);
+    if (rc == KY_OK) rc = guard(s, flags, &h, why, sizeof why);
+    if (rc == KY_OK) {
+        ky_repl_replica_stop(s->replica); /* the apply in progress finishes first */
+        s->replica = NULL;
+        ky_ledger_head_get(s->ledger, &h); /* it may have applied one more batch */
+        rc = ky_ledger_epoch_begin(s->ledger, h.epoch + 1, NULL);
+        if (rc != KY_OK) snprintf(why, sizeof why, "cannot start the new epoch: %s",
+                                  ky_strerror(rc));
+    }
+    if (rc != KY_OK) {
+        ky_log("warn", "promotion refused", "client=%s why=\"%s\"", c->client_name, why);
+        ky_server_send_error(s, c, hdr->request_id, rc, "promote", why);
+        return;
+    }
+    ky_ledger_head_get(s->ledger, &h);
+    s->repl_role = KY_REPL_PRIMARY;
+    s->sync_strict = false; /* standalone until the old primary rejoins as replica */
+    s->sent_seq = s->durable_seq = 0;
+    s->acked_seq = h.acked_seq;
+    ky_repl_primary_activate(s);
+    ky_log("warn", "promoted to primary", "client=%s epoch=%" PRIu64 " head_seq=%" PRIu64
+           " mode=standalone accept_loss=%s", c->client_name, h.epoch, h.seq,
+           (flags & KY_PROMOTE_ACCEPT_LOSS) ? "yes" : "no");
+    promote_resp p = {h.epoch, h.seq};
+    ky_server_respond(s, c, KY_MSG_PROMOTE, hdr->request_id, KY_MSG_PROMOTE_RESP_BYTES,
+                      encode_promote, &p);
+}
+
+/* ---- stepping down ------------------------------------------------------------------------ */
+
+/* Once the writer has nothing in flight, the ledger is the replica thread's. */
+static void stepdown_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)revents;
+    ky_server *s = w->data;
+    if (ky_writer_pending(s->writer) != 0) return;
+    ev_timer_stop(loop, w);
+    char err[256] = "";
+    if (ky_repl_replica_start(&s->replica, &s->cfg, s->ledger, err, sizeof err) != KY_OK)
+        ky_log("error", "cannot start streaming from the new primary", "error=\"%s\"", err);
+}
+
+static void higher_epoch_cb(struct ev_loop *loop, ev_async *w, int revents) {
+    (void)loop, (void)revents;
+    ky_server *s = w->data;
+    if (s->repl_role != KY_REPL_PRIMARY) return;
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    ky_log("warn", "stepping down: the peer was promoted", "peer=%s epoch=%" PRIu64
+           " head_seq=%" PRIu64 " held_appends=%" PRIu64, s->cfg.peer_addr, h.epoch, h.seq,
+           s->held_count);
+    s->repl_role = KY_REPL_REPLICA;
+    ky_repl_fail_held(s, KY_E_NOT_PRIMARY);
+    ev_timer_start(s->loop, &s->stepdown_timer);
+}
+
+void ky_repl_roles_open(ky_server *s) {
+    ev_async_init(&s->higher_epoch, higher_epoch_cb);
+    s->higher_epoch.data = s;
+    ev_async_start(s->loop, &s->higher_epoch);
+    ev_timer_init(&s->stepdown_timer, stepdown_poll_cb, 0.01, 0.01);
+    s->stepdown_timer.data = s;
+}
