@@ -150,7 +150,7 @@ KY_VECTORS ?= $(abspath ../shared/vectors)
 export KY_VECTORS
 
 test: all
-	@$(MAKE) --no-print-directory unit-test system-test
+	@$(MAKE) --no-print-directory unit-test system-test fuzz-smoke
 
 unit-test: $(UNIT_BIN)
 	@./tests/run-unit.sh $(UNIT_BIN)
