@@ -42,3 +42,26 @@ int kyosai_promote(kyosai_client *c, uint32_t flags, uint64_t *epoch_out, uint64
     *head_seq_out = p.head_seq;
     return rc;
 }
+
+static int switchover_encode(kyosai_client *c, void *ctx, uint8_t *out, size_t cap, size_t *len) {
+    (void)c, (void)ctx, (void)out, (void)cap;
+    *len = 0; /* SWITCHOVER has an empty body */
+    return KYOSAI_OK;
+}
+
+static int switchover_decode(kyosai_client *c, void *ctx, const uint8_t *body, size_t len) {
+    (void)c;
+    promote_ctx *p = ctx;
+    return ky_msg_switchover_resp_decode(body, len, &p->head_seq, &p->epoch) == KY_OK
+               ? KYOSAI_OK
+               : KYOSAI_E_PROTOCOL;
+}
+
+int kyosai_switchover(kyosai_client *c, uint64_t *head_seq_out, uint64_t *pause_ms_out) {
+    KY_ASSERT(c != NULL && head_seq_out != NULL && pause_ms_out != NULL);
+    promote_ctx p = {0, 0, 0}; /* epoch field carries the pause */
+    int rc = ky_client_call(c, KY_MSG_SWITCHOVER, switchover_encode, switchover_decode, &p);
+    *head_seq_out = p.head_seq;
+    *pause_ms_out = p.epoch;
+    return rc;
+}

@@ -393,6 +393,16 @@ KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_promote(kyosai_client *c, uint32_t fla
                                                   uint64_t *epoch_out, uint64_t *head_seq_out)
     KYOSAI_NONNULL(1, 3, 4);
 
+/* Planned handover, sent to the primary: it stops admitting appends (clients get the
+ * retryable KYOSAI_E_RETRY_LATER), waits until the replica holds its head, hands over (the
+ * replica starts epoch + 1 as primary) and follows the new primary as its replica.
+ * *head_seq_out = the head handed over; *pause_ms_out = the write pause on this node.
+ * KYOSAI_E_PROMOTE_REFUSED when not a primary with a streaming replica and a configured
+ * peer; KYOSAI_E_RETRY_LATER when the replica did not catch up within 10 s (writes resumed). */
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_switchover(kyosai_client *c, uint64_t *head_seq_out,
+                                                     uint64_t *pause_ms_out)
+    KYOSAI_NONNULL(1, 2, 3);
+
 /* The node's own words on its most recent ERROR answer on this client: "what: message",
  * e.g. "role: client 'app1' has role reader, which may not append". Empty when the node
  * has refused nothing yet. Valid until the next call on c; at most

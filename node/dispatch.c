@@ -347,8 +347,14 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
         ky_server_send_error(s, c, h->request_id, KY_E_NOT_PRIMARY, "role", msg);
         return;
     }
+    if (h->type == KY_MSG_APPEND && s->switching) {
+        ky_server_send_error(s, c, h->request_id, KY_E_RETRY_LATER, "switchover",
+                             "switchover in progress; retry the same request shortly");
+        return;
+    }
     switch (h->type) {
     case KY_MSG_APPEND: handle_append(s, c, h, body); return;
+    case KY_MSG_SWITCHOVER: ky_repl_on_switchover(s, c, h); return;
     case KY_MSG_REPL_SUBSCRIBE: ky_repl_on_subscribe(s, c, h, body); return;
     case KY_MSG_REPL_ACK: ky_repl_on_ack(s, c, h, body); return;
     case KY_MSG_PROMOTE: ky_repl_on_promote(s, c, h, body); return;

@@ -40,6 +40,7 @@ static const struct {
     {KY_MSG_REPL_SUBSCRIBE, KY_ROLE_REPLICA, "subscribe to replication"},
     {KY_MSG_REPL_ACK, KY_ROLE_REPLICA, "acknowledge replication"},
     {KY_MSG_PROMOTE, KY_ROLE_OPERATOR, "promote"},
+    {KY_MSG_SWITCHOVER, KY_ROLE_OPERATOR, "switch over"},
 };
 #define REQUEST_ROLE_COUNT (sizeof request_roles / sizeof request_roles[0])
 

@@ -44,6 +44,7 @@
 #define KY_REPL_RETRY_MS         200u        /* replica: wait before re-dialling */
 #define KY_REPL_HEARTBEAT_MS     250u        /* primary: empty REPL_ENTRIES when idle */
 #define KY_REPL_WATCH_MS         500u        /* primary: peer epoch check period */
+#define KY_REPL_SWITCHOVER_MS    10000u      /* switchover: replica must catch up within */
 
 typedef enum ky_repl_role {
     KY_REPL_STANDALONE = 0,
@@ -59,16 +60,21 @@ int ky_repl_role_parse(const char *text, ky_repl_role *out);
 typedef struct ky_repl_replica ky_repl_replica;
 
 /* Starts the replica thread: dials cfg->peer_addr, subscribes, applies. The thread
- * re-dials after KY_REPL_RETRY_MS on any failure and logs each state change.
+ * re-dials after KY_REPL_RETRY_MS on any failure and logs each state change. When the
+ * primary hands over (REPL_HANDOVER, a switchover) and this node holds exactly the
+ * primary's head, the thread signals `handover` on `loop` and ends.
  * Returns KY_OK, KY_E_INVALID_ARG (peer_addr / peer_key / key_file), KY_E_NOMEM. */
 int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger *l,
-                          char *err, size_t err_cap);
+                          struct ev_loop *loop, ev_async *handover, char *err, size_t err_cap);
 
 /* Stops and joins the thread (it finishes the apply in progress). NULL allowed. */
 void ky_repl_replica_stop(ky_repl_replica *r);
 
-/* For STATUS: whether connected and streaming, and the primary's acked seq last seen. */
+/* Whether connected and streaming. */
 bool ky_repl_replica_streaming(const ky_repl_replica *r);
+
+/* Whether the primary handed over (the thread has ended; the loop promotes). */
+bool ky_repl_replica_handed_over(const ky_repl_replica *r);
 
 /* ---- primary side fencing ------------------------------------------------------------------ */
 

@@ -382,6 +382,23 @@ void ky_repl_conn_closed(ky_server *s, ky_conn *c) {
            s->durable_seq, s->held_count);
 }
 
+static int encode_handover(void *ctx, uint8_t *out, size_t cap, size_t *len) {
+    ky_server *s = ctx;
+    ky_ledger_head h;
+    int rc = ky_ledger_head_get(s->ledger, &h);
+    if (rc != KY_OK) return rc;
+    ky_msg_repl_ack m = {h.epoch, h.seq, {0}};
+    memcpy(m.head_hash, h.hash, KY_HASH_BYTES);
+    return ky_msg_repl_handover_encode(&m, out, cap, len);
+}
+
+int ky_repl_send_handover(ky_server *s) {
+    ky_conn *c = subscriber(s);
+    if (c == NULL) return KY_E_REPLICA_UNAVAILABLE;
+    return ky_server_respond(s, c, KY_MSG_REPL_HANDOVER, s->sub_request_id,
+                             KY_MSG_REPL_HANDOVER_BYTES, encode_handover, s);
+}
+
 /* ---- open / close ------------------------------------------------------------------------- */
 
 int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {

@@ -71,6 +71,17 @@ static int guard(ky_server *s, uint8_t flags, const ky_ledger_head *h, char *why
     return KY_OK;
 }
 
+/* The role switch itself, after the new epoch is durable. */
+static void become_primary(ky_server *s, bool strict) {
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    s->repl_role = KY_REPL_PRIMARY;
+    s->sync_strict = strict;
+    s->sent_seq = s->durable_seq = 0;
+    s->acked_seq = h.acked_seq;
+    ky_repl_primary_activate(s);
+}
+
 void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
                         const uint8_t *body) {
     uint8_t flags = 0;
@@ -97,11 +108,7 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
         return;
     }
     ky_ledger_head_get(s->ledger, &h);
-    s->repl_role = KY_REPL_PRIMARY;
-    s->sync_strict = false; /* standalone until the old primary rejoins as replica */
-    s->sent_seq = s->durable_seq = 0;
-    s->acked_seq = h.acked_seq;
-    ky_repl_primary_activate(s);
+    become_primary(s, false); /* standalone until the old primary rejoins as replica */
     ky_log("warn", "promoted to primary", "client=%s epoch=%" PRIu64 " head_seq=%" PRIu64
            " mode=standalone accept_loss=%s", c->client_name, h.epoch, h.seq,
            (flags & KY_PROMOTE_ACCEPT_LOSS) ? "yes" : "no");
@@ -119,7 +126,8 @@ static void stepdown_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     if (ky_writer_pending(s->writer) != 0) return;
     ev_timer_stop(loop, w);
     char err[256] = "";
-    if (ky_repl_replica_start(&s->replica, &s->cfg, s->ledger, err, sizeof err) != KY_OK)
+    if (ky_repl_replica_start(&s->replica, &s->cfg, s->ledger, s->loop, &s->handover, err,
+                              sizeof err) != KY_OK)
         ky_log("error", "cannot start streaming from the new primary", "error=\"%s\"", err);
 }
 
@@ -137,7 +145,93 @@ static void higher_epoch_cb(struct ev_loop *loop, ev_async *w, int revents) {
     ev_timer_start(s->loop, &s->stepdown_timer);
 }
 
+/* ---- switchover --------------------------------------------------------------------------- */
+
+static void switch_answer(ky_server *s, int err, uint64_t head_seq) {
+    ky_conn *c = &s->conns[s->switch_slot];
+    s->switching = false;
+    ev_timer_stop(s->loop, &s->switch_timer);
+    if (c->state != KY_CONN_OPEN || c->gen != s->switch_gen) return;
+    uint64_t pause = ky_server_now_ms(s) - s->switch_started_ms;
+    if (err != KY_OK) {
+        ky_server_send_error(s, c, s->switch_request_id, err, "switchover",
+                             "the replica did not reach the primary's head in time; writes "
+                             "resumed on this primary");
+        return;
+    }
+    promote_resp p = {head_seq, pause};
+    ky_server_respond(s, c, KY_MSG_SWITCHOVER, s->switch_request_id,
+                      KY_MSG_SWITCHOVER_RESP_BYTES, encode_promote, &p);
+}
+
+/* Waits until nothing is in flight and the replica holds the head, then hands over. */
+static void switch_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)revents;
+    ky_server *s = w->data;
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    bool drained = ky_writer_pending(s->writer) == 0 && s->held_count == 0;
+    if (drained && s->durable_seq == h.seq && ky_repl_send_handover(s) == KY_OK) {
+        ky_log("warn", "switchover: handed over", "head_seq=%" PRIu64 " pause_ms=%" PRIu64,
+               h.seq, ky_server_now_ms(s) - s->switch_started_ms);
+        s->repl_role = KY_REPL_REPLICA; /* appends now get NOT_PRIMARY */
+        switch_answer(s, KY_OK, h.seq);
+        ev_timer_start(s->loop, &s->stepdown_timer); /* then follow the new primary */
+        return;
+    }
+    if (ky_server_now_ms(s) - s->switch_started_ms > KY_REPL_SWITCHOVER_MS) {
+        ky_log("error", "switchover aborted", "head_seq=%" PRIu64 " replica_durable_seq=%" PRIu64,
+               h.seq, s->durable_seq);
+        switch_answer(s, KY_E_RETRY_LATER, 0);
+    }
+}
+
+void ky_repl_on_switchover(ky_server *s, ky_conn *c, const ky_frame_header *h) {
+    const char *why = NULL;
+    if (s->repl_role != KY_REPL_PRIMARY) why = "this node is not the primary";
+    else if (s->switching) why = "a switchover is already in progress";
+    else if (!s->sub_active) why = "no replica is streaming from this primary";
+    else if (s->cfg.peer_addr[0] == '\0')
+        why = "replication.peer_addr is not set, so this node could not follow the new primary";
+    if (why != NULL) {
+        ky_server_send_error(s, c, h->request_id, KY_E_PROMOTE_REFUSED, "switchover", why);
+        return;
+    }
+    s->switching = true;
+    s->switch_started_ms = ky_server_now_ms(s);
+    s->switch_slot = c->slot;
+    s->switch_gen = c->gen;
+    s->switch_request_id = h->request_id;
+    ky_log("warn", "switchover started", "client=%s", c->client_name);
+    ev_timer_start(s->loop, &s->switch_timer);
+}
+
+/* The replica thread got REPL_HANDOVER holding the primary's head: take over. */
+static void handover_cb(struct ev_loop *loop, ev_async *w, int revents) {
+    (void)loop, (void)revents;
+    ky_server *s = w->data;
+    if (s->repl_role != KY_REPL_REPLICA || !ky_repl_replica_handed_over(s->replica)) return;
+    ky_repl_replica_stop(s->replica);
+    s->replica = NULL;
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    int rc = ky_ledger_epoch_begin(s->ledger, h.epoch + 1, NULL);
+    if (rc != KY_OK) {
+        ky_log("error", "cannot take over", "error=%s", ky_errname(rc));
+        return;
+    }
+    become_primary(s, true); /* the old primary follows at once: strict from the start */
+    ky_ledger_head_get(s->ledger, &h);
+    ky_log("warn", "switchover: now primary", "epoch=%" PRIu64 " head_seq=%" PRIu64, h.epoch,
+           h.seq);
+}
+
 void ky_repl_roles_open(ky_server *s) {
+    ev_async_init(&s->handover, handover_cb);
+    s->handover.data = s;
+    ev_async_start(s->loop, &s->handover);
+    ev_timer_init(&s->switch_timer, switch_poll_cb, 0.002, 0.002);
+    s->switch_timer.data = s;
     ev_async_init(&s->higher_epoch, higher_epoch_cb);
     s->higher_epoch.data = s;
     ev_async_start(s->loop, &s->higher_epoch);

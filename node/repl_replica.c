@@ -32,8 +32,11 @@
 
 struct ky_repl_replica {
     pthread_t thread;
+    struct ev_loop *loop;  /* the node's loop, for the handover signal */
+    ev_async *handover;    /* signalled when the primary hands over */
     atomic_bool stop;      /* set by ky_repl_replica_stop */
     atomic_bool streaming; /* subscribed and applying */
+    atomic_bool handed_over; /* the primary handed over: the thread has ended */
     ky_ledger *ledger;
     char addr[64];
     char key_file[512];    /* the node's own channel key ("" in plaintext mode) */
@@ -168,6 +171,19 @@ static int reconcile(ky_repl_replica *r, kyosai_client *c) {
     return KY_OK;
 }
 
+/* A switchover: take over only holding exactly the primary's head. */
+static bool handover_ok(ky_repl_replica *r, const uint8_t *body, size_t len) {
+    ky_msg_repl_ack m;
+    ky_ledger_head h;
+    if (ky_msg_repl_handover_decode(body, len, &m) != KY_OK ||
+        ky_ledger_head_get(r->ledger, &h) != KY_OK)
+        return false;
+    bool same = m.durable_seq == h.seq && memcmp(m.head_hash, h.hash, KY_HASH_BYTES) == 0;
+    ky_log(same ? "warn" : "error", same ? "handover received" : "handover refused: heads differ",
+           "primary_head_seq=%" PRIu64 " head_seq=%" PRIu64, m.durable_seq, h.seq);
+    return same;
+}
+
 /* One connection's life: subscribe, then receive-apply-acknowledge until an error. */
 static int stream(ky_repl_replica *r, kyosai_client *c) {
     uint64_t rid = 0;
@@ -182,6 +198,17 @@ static int stream(ky_repl_replica *r, kyosai_client *c) {
                    kyosai_strerror(rc), kyosai_last_error(c));
             if (rc == KYOSAI_E_CHAIN_BROKEN && reconcile(r, c) == KY_OK) rc = subscribe(r, c, &rid);
             if (rc == KYOSAI_OK) continue;
+            break;
+        }
+        if (resp.hdr->type == KY_MSG_REPL_HANDOVER && resp.hdr->request_id == rid) {
+            if (handover_ok(r, resp.body, resp.hdr->body_bytes)) {
+                atomic_store(&r->handed_over, true);
+                atomic_store(&r->stop, true);
+                ev_async_send(r->loop, r->handover);
+                rc = KYOSAI_OK;
+            } else {
+                rc = KYOSAI_E_CHAIN_BROKEN;
+            }
             break;
         }
         if (resp.hdr->type != KY_MSG_REPL_ENTRIES || resp.hdr->request_id != rid) {
@@ -227,8 +254,8 @@ static void *replica_main(void *arg) {
     return NULL;
 }
 
-int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger *l, char *err,
-                          size_t cap) {
+int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger *l,
+                          struct ev_loop *loop, ev_async *handover, char *err, size_t cap) {
     *out = NULL;
     if (cfg->peer_addr[0] == '\0' || (!cfg->plaintext && cfg->peer_key[0] == '\0')) {
         snprintf(err, cap, "replication.role = replica needs replication.peer_addr and "
@@ -238,6 +265,8 @@ int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger
     ky_repl_replica *r = calloc(1, sizeof *r);
     if (r == NULL) return KY_E_NOMEM;
     r->ledger = l;
+    r->loop = loop;
+    r->handover = handover;
     snprintf(r->addr, sizeof r->addr, "%s", cfg->peer_addr);
     if (!cfg->plaintext) {
         snprintf(r->key_file, sizeof r->key_file, "%s", cfg->key_file);
@@ -268,6 +297,10 @@ void ky_repl_replica_stop(ky_repl_replica *r) {
     free(r->ptrs);
     free(r->lens);
     free(r);
+}
+
+bool ky_repl_replica_handed_over(const ky_repl_replica *r) {
+    return r != NULL && atomic_load(&((ky_repl_replica *)r)->handed_over);
 }
 
 bool ky_repl_replica_streaming(const ky_repl_replica *r) {

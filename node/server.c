@@ -413,7 +413,7 @@ int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *er
         goto fail;
     }
     if (s->repl_role == KY_REPL_REPLICA) {
-        rc = ky_repl_replica_start(&s->replica, cfg, l, err, cap);
+        rc = ky_repl_replica_start(&s->replica, cfg, l, s->loop, &s->handover, err, cap);
         if (rc != KY_OK) goto fail;
     }
     ev_io_init(&s->listen_io, accept_cb, s->listen_fd, EV_READ);

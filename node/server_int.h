@@ -112,6 +112,12 @@ struct ky_server {
     struct ky_repl_watch *watch;          /* primary side: the peer epoch watcher */
     ev_async higher_epoch;                /* watcher -> loop: step down */
     ev_timer stepdown_timer;              /* waits for the writer to go idle */
+    ev_async handover;                    /* replica thread -> loop: the primary handed over */
+    ev_timer switch_timer;                /* primary: waits until the replica holds the head */
+    bool switching;                       /* switchover in progress: appends RETRY_LATER */
+    uint64_t switch_started_ms;           /* when it began */
+    uint32_t switch_slot;                 /* the operator's connection */
+    uint64_t switch_gen, switch_request_id;
 };
 
 /* server.c */
@@ -157,6 +163,9 @@ void ky_repl_fail_held(ky_server *s, int err);
 /* repl_promote.c */
 void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 void ky_repl_roles_open(ky_server *s);
+void ky_repl_on_switchover(ky_server *s, ky_conn *c, const ky_frame_header *h);
+/* repl_primary.c: the REPL_HANDOVER frame to the subscribed replica. */
+int ky_repl_send_handover(ky_server *s);
 
 /* dispatch.c */
 typedef int (*encode_fn)(void *ctx, uint8_t *out, size_t cap, size_t *len);

@@ -285,6 +285,16 @@ static int cmd_promote(cli *c, int argc, char **argv) {
     return ky_remote_promote(c->server, c->json, flags);
 }
 
+static int cmd_switchover(cli *c, int argc, char **argv) {
+    (void)argv;
+    if (argc != 0) return EXIT_USAGE;
+    if (c->server == NULL) {
+        fprintf(stderr, "kyosaictl: switchover talks to the primary: give --server HOST:PORT\n");
+        return EXIT_USAGE;
+    }
+    return ky_remote_switchover(c->server, c->json);
+}
+
 static int cmd_status(cli *c, int argc, char **argv) {
     (void)argv;
     if (argc != 0) return EXIT_USAGE;
@@ -457,6 +467,12 @@ static const command commands[] = {
      "never had acknowledged (the replica never confirmed them) are moved out of the ledger\n"
      "into quarantine: kept for review, never deleted, never part of the chain.\n",
      cmd_quarantine},
+    {"switchover", "", "planned handover: the primary hands over to its replica",
+     "Needs --server (the primary) and the operator role. The primary stops admitting\n"
+     "appends (clients retry), waits until the replica holds its head, hands over with\n"
+     "epoch + 1 and becomes the replica of the new primary. Prints the write pause.\n"
+     "Exit 0 done, 1 refused or aborted (writes resumed), 3 cannot connect.\n",
+     cmd_switchover},
     {"status", "", "show the head: seq, hash, epoch, Merkle root, node id",
      "Reads the committed head record (works while a writer runs).\n", cmd_status},
     {"verify", "[--from A] [--to B]", "verify entries offline (read-only)",

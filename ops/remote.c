@@ -335,3 +335,24 @@ int ky_remote_promote(const char *servers, bool json, uint32_t flags) {
                servers, epoch, head);
     return 0;
 }
+
+int ky_remote_switchover(const char *servers, bool json) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    uint64_t head = 0, pause = 0;
+    int rc = kyosai_switchover(c, &head, &pause);
+    close_client(c);
+    if (rc == KYOSAI_E_PROMOTE_REFUSED || rc == KYOSAI_E_RETRY_LATER) {
+        fail("switchover", rc);
+        return 1;
+    }
+    if (rc != KYOSAI_OK) return fail("switchover", rc);
+    if (json)
+        printf("{\"switched\":true,\"head_seq\":%" PRIu64 ",\"pause_ms\":%" PRIu64 "}\n", head,
+               pause);
+    else
+        printf("switched over at seq %" PRIu64 " (write pause on the old primary %" PRIu64
+               " ms); %s now follows the new primary\n",
+               head, pause, servers);
+    return 0;
+}

@@ -24,6 +24,9 @@ int ky_remote_status(const char *servers, bool json);
 /* kyosai_promote against servers; prints the new epoch, or the node's refusal (exit 1). */
 int ky_remote_promote(const char *servers, bool json, uint32_t flags);
 
+/* kyosai_switchover against the primary; exit 1 when refused or aborted. */
+int ky_remote_switchover(const char *servers, bool json);
+
 /* Secure channel for every later call: this client's secret key file and the node keys
  * ("x25519:<hex>" or .pub paths), comma-separated, one per endpoint or one for all. Both
  * NULL: plaintext. */

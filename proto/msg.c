@@ -143,7 +143,7 @@ _Static_assert(KY_MSG_ERROR_FIXED_BYTES == 2 + 1 + 2, "ERROR: status, what_len, 
 /* ---- types ------------------------------------------------------------------------------ */
 
 bool ky_msg_type_known(uint8_t type) {
-    return (type >= KY_MSG_HELLO && type <= KY_MSG_PROMOTE) || type == KY_MSG_ERROR;
+    return (type >= KY_MSG_HELLO && type <= KY_MSG_REPL_HANDOVER) || type == KY_MSG_ERROR;
 }
 
 const char *ky_msg_type_name(uint8_t type) {
@@ -159,6 +159,8 @@ const char *ky_msg_type_name(uint8_t type) {
     case KY_MSG_REPL_ACK: return "REPL_ACK";
     case KY_MSG_REPL_ENTRIES: return "REPL_ENTRIES";
     case KY_MSG_PROMOTE: return "PROMOTE";
+    case KY_MSG_SWITCHOVER: return "SWITCHOVER";
+    case KY_MSG_REPL_HANDOVER: return "REPL_HANDOVER";
     case KY_MSG_ERROR: return "ERROR";
     default: return "UNKNOWN";
     }
@@ -809,7 +811,9 @@ int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_
 int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *entry,
                           uint32_t entry_bytes) {
     KY_ASSERT(out != NULL && len != NULL && *len >= KY_MSG_REPL_ENTRIES_FIXED_BYTES);
+    KY_ASSERT(*len <= cap);
     KY_ASSERT(entry_bytes >= 1 && entry_bytes <= KY_WIRE_ENTRY_BYTES_MAX);
+    KY_ASSERT(ky_get_u64le(out + 16) != 0); /* first_seq: the decoder refuses 0 with entries */
     if (cap - *len < KY_MSG_COUNT_BYTES + (size_t)entry_bytes) return KY_E_BUFFER_TOO_SMALL;
     ky_put_u32le(out + *len, entry_bytes);
     memcpy(out + *len + KY_MSG_COUNT_BYTES, entry, entry_bytes);
@@ -827,17 +831,18 @@ int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entr
         !rd_u64(&r, &out->first_seq) || !rd_u32(&r, &out->count))
         return KY_E_MSG_TRUNCATED;
     if (out->count > cap) return KY_E_BUFFER_TOO_SMALL;
-    if (out->count > 0 && out->first_seq == 0) return KY_E_MSG_MALFORMED;
+    if ((uint64_t)out->count * KY_MSG_COUNT_BYTES > r.left) return KY_E_MSG_TRUNCATED;
     for (uint32_t i = 0; i < out->count; i++) {
-        uint32_t n = 0;
-        const uint8_t *p = NULL;
-        if (!rd_u32(&r, &n)) return KY_E_MSG_TRUNCATED;
-        if (n == 0) return KY_E_MSG_MALFORMED;
-        if (n > KY_WIRE_ENTRY_BYTES_MAX) return KY_E_MSG_FIELD_TOO_LONG;
-        if (!rd_bytes(&r, n, &p)) return KY_E_MSG_TRUNCATED;
-        entries[i] = (ky_wire_blob){p, n};
+        int rc = blob_read(&r, KY_WIRE_ENTRY_BYTES_MAX, &entries[i]);
+        if (rc != KY_OK) return rc;
     }
-    return rd_end(&r);
+    int rc = rd_end(&r);
+    if (rc != KY_OK) return rc;
+    /* Value checks last (msg.h rule 3), as in entries_read. */
+    if (out->count > 0 && out->first_seq == 0) return KY_E_MSG_MALFORMED;
+    for (uint32_t i = 0; i < out->count; i++)
+        if (entries[i].data_bytes == 0) return KY_E_MSG_MALFORMED;
+    return KY_OK;
 }
 
 int ky_msg_promote_encode(uint8_t flags, uint8_t *out, size_t cap, size_t *len) {
@@ -874,4 +879,23 @@ int ky_msg_promote_resp_decode(const uint8_t *body, size_t len, uint64_t *epoch,
     rd r = rd_init(body, len);
     if (!rd_u64(&r, epoch) || !rd_u64(&r, head_seq)) return KY_E_MSG_TRUNCATED;
     return rd_end(&r);
+}
+
+int ky_msg_switchover_resp_encode(uint64_t head_seq, uint64_t pause_ms, uint8_t *out, size_t cap,
+                                  size_t *len) {
+    return ky_msg_promote_resp_encode(head_seq, pause_ms, out, cap, len); /* same layout */
+}
+
+int ky_msg_switchover_resp_decode(const uint8_t *body, size_t len, uint64_t *head_seq,
+                                  uint64_t *pause_ms) {
+    return ky_msg_promote_resp_decode(body, len, head_seq, pause_ms);
+}
+
+/* REPL_HANDOVER has REPL_ACK's layout: epoch, head seq, head hash. */
+int ky_msg_repl_handover_encode(const ky_msg_repl_ack *in, uint8_t *out, size_t cap, size_t *len) {
+    return ky_msg_repl_ack_encode(in, out, cap, len);
+}
+
+int ky_msg_repl_handover_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out) {
+    return ky_msg_repl_ack_decode(body, len, out);
 }

@@ -54,6 +54,8 @@ typedef enum ky_msg_type {
     KY_MSG_REPL_ACK = 9,       /* replica -> primary; never answered */
     KY_MSG_REPL_ENTRIES = 10,  /* primary -> replica, responses to REPL_SUBSCRIBE only */
     KY_MSG_PROMOTE = 11,       /* operator: make this replica the primary (new epoch) */
+    KY_MSG_SWITCHOVER = 12,    /* operator -> primary: planned handover to the replica */
+    KY_MSG_REPL_HANDOVER = 13, /* primary -> replica on the stream: take over now */
     KY_MSG_ERROR = 255,
 } ky_msg_type;
 
@@ -83,6 +85,8 @@ typedef enum ky_wire_role {
 #define KY_MSG_REPL_ENTRIES_FIXED_BYTES 28u /* epoch, acked_seq, first_seq, count */
 #define KY_MSG_PROMOTE_BYTES            1u  /* flags */
 #define KY_MSG_PROMOTE_RESP_BYTES       16u /* epoch, head_seq */
+#define KY_MSG_SWITCHOVER_RESP_BYTES    16u /* head_seq handed over, pause_ms */
+#define KY_MSG_REPL_HANDOVER_BYTES      48u /* epoch, head_seq, head_hash */
 #define KY_PROMOTE_FORCE                0x1u /* failover: the primary is gone */
 #define KY_PROMOTE_ACCEPT_LOSS          0x2u /* promote even if behind the acked seq */
 #define KY_MSG_COUNT_BYTES              4u /* u32 count / u32 length prefix */
@@ -388,6 +392,16 @@ int ky_msg_promote_resp_encode(uint64_t epoch, uint64_t head_seq, uint8_t *out, 
                                size_t *len);
 int ky_msg_promote_resp_decode(const uint8_t *body, size_t len, uint64_t *epoch,
                                uint64_t *head_seq);
+
+/* SWITCHOVER: empty request. Response: u64 head_seq handed over, u64 write pause so far ms.
+ * REPL_HANDOVER (48 bytes, on the replication stream): u64 epoch, u64 head_seq, head hash:
+ * the replica, holding exactly that head, starts epoch + 1 as the primary. */
+int ky_msg_switchover_resp_encode(uint64_t head_seq, uint64_t pause_ms, uint8_t *out, size_t cap,
+                                  size_t *len);
+int ky_msg_switchover_resp_decode(const uint8_t *body, size_t len, uint64_t *head_seq,
+                                  uint64_t *pause_ms);
+int ky_msg_repl_handover_encode(const ky_msg_repl_ack *in, uint8_t *out, size_t cap, size_t *len);
+int ky_msg_repl_handover_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out);
 
 /* ---- ERROR response ---------------------------------------------------------------------- */
 

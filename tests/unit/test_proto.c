@@ -147,7 +147,7 @@ static void test_header_body_limit(void **state) {
 
 static void test_unknown_type_passes_header(void **state) {
     (void)state;
-    uint8_t unknown[] = {0, 12, 13, 100, 254};
+    uint8_t unknown[] = {0, 14, 15, 100, 254};
     for (int i = 0; i < 5; i++) {
         size_t n;
         const uint8_t *body;
@@ -161,10 +161,11 @@ static void test_unknown_type_passes_header(void **state) {
         d.flags = KY_FRAME_FLAG_RESPONSE;
         assert_int_equal(ky_msg_header_check(&d), KY_E_FRAME_TYPE);
     }
-    const char *names[] = {"HELLO",   "APPEND",  "GET",           "RANGE",
-                           "CONTRACT", "HISTORY", "STATUS",        "REPL_SUBSCRIBE",
-                           "REPL_ACK", "REPL_ENTRIES", "PROMOTE"};
-    for (uint8_t t = 1; t <= 11; t++) {
+    const char *names[] = {"HELLO",        "APPEND",       "GET",     "RANGE",
+                           "CONTRACT",     "HISTORY",      "STATUS",  "REPL_SUBSCRIBE",
+                           "REPL_ACK",     "REPL_ENTRIES", "PROMOTE", "SWITCHOVER",
+                           "REPL_HANDOVER"};
+    for (uint8_t t = 1; t <= 13; t++) {
         ky_frame_header h = {.version = 1, .type = t};
         assert_true(ky_msg_type_known(t));
         assert_string_equal(ky_msg_type_name(t), names[t - 1]);
@@ -1062,6 +1063,292 @@ static void test_error(void **state) {
     assert_int_equal(ky_wire_status_to_err(out.status), KY_E_PROTOCOL);
 }
 
+/* ---- replication and PROMOTE (docs/PROTOCOL.md §3.9) ---------------------------------------- */
+
+/* Entries of 1 byte in a 64 KiB frame: the most a minimum-size frame can carry. */
+#define REPL_ONE_BYTE_ENTRIES_MAX                                                                  \
+    ((KY_WIRE_FRAME_BODY_BYTES_MIN - KY_MSG_REPL_ENTRIES_FIXED_BYTES) / (KY_MSG_COUNT_BYTES + 1u))
+
+static ky_wire_blob repl_blobs[REPL_ONE_BYTE_ENTRIES_MAX + 1];
+
+static ky_msg_repl_subscribe sample_subscribe(void) {
+    ky_msg_repl_subscribe m = {
+        .epoch = 0x0102030405060708ull, .head_seq = 0x1112131415161718ull, .acked_seq = UINT64_MAX};
+    fill(m.head_hash, KY_WIRE_HASH_BYTES, 0x50);
+    fill(m.node_id, KY_WIRE_NODE_ID_BYTES, 0x60);
+    return m;
+}
+
+static void test_repl_subscribe(void **state) {
+    (void)state;
+    ky_msg_repl_subscribe in = sample_subscribe(), out;
+    size_t len;
+    assert_int_equal(ky_msg_repl_subscribe_encode(&in, body_buf, 100, &len), KY_OK);
+    assert_int_equal(len, KY_MSG_REPL_SUBSCRIBE_BYTES);
+    assert_int_equal(len, 72);
+    assert_true(ky_get_u64le(body_buf) == in.epoch); /* the offsets docs/PROTOCOL.md gives */
+    assert_true(ky_get_u64le(body_buf + 8) == in.head_seq);
+    assert_memory_equal(body_buf + 16, in.head_hash, KY_WIRE_HASH_BYTES);
+    assert_memory_equal(body_buf + 48, in.node_id, KY_WIRE_NODE_ID_BYTES);
+    assert_true(ky_get_u64le(body_buf + 64) == UINT64_MAX);
+    memset(&out, 0xEE, sizeof out);
+    assert_int_equal(ky_msg_repl_subscribe_decode(body_buf, len, &out), KY_OK);
+    assert_true(out.epoch == in.epoch);
+    assert_true(out.head_seq == in.head_seq);
+    assert_memory_equal(out.head_hash, in.head_hash, KY_WIRE_HASH_BYTES);
+    assert_memory_equal(out.node_id, in.node_id, KY_WIRE_NODE_ID_BYTES);
+    assert_true(out.acked_seq == UINT64_MAX);
+    ky_msg_repl_subscribe empty = {0}; /* a new replica: everything zero is a valid body */
+    assert_int_equal(ky_msg_repl_subscribe_encode(&empty, body_buf, 72, &len), KY_OK);
+    assert_int_equal(ky_msg_repl_subscribe_decode(body_buf, len, &out), KY_OK);
+    assert_true(out.epoch == 0 && out.head_seq == 0 && out.acked_seq == 0);
+    memset(body_buf, 0xAB, 80); /* one byte short: refused, nothing written */
+    assert_int_equal(ky_msg_repl_subscribe_encode(&in, body_buf, 71, &len), KY_E_BUFFER_TOO_SMALL);
+    for (int i = 0; i < 80; i++) assert_int_equal(body_buf[i], 0xAB);
+}
+
+static void test_repl_ack(void **state) {
+    (void)state;
+    ky_msg_repl_ack in = {.epoch = 7, .durable_seq = 0xA1A2A3A4A5A6A7A8ull}, out;
+    fill(in.head_hash, KY_WIRE_HASH_BYTES, 0x70);
+    size_t len;
+    assert_int_equal(ky_msg_repl_ack_encode(&in, body_buf, 100, &len), KY_OK);
+    assert_int_equal(len, KY_MSG_REPL_ACK_BYTES);
+    assert_int_equal(len, 48);
+    assert_true(ky_get_u64le(body_buf) == 7);
+    assert_true(ky_get_u64le(body_buf + 8) == in.durable_seq);
+    assert_memory_equal(body_buf + 16, in.head_hash, KY_WIRE_HASH_BYTES);
+    memset(&out, 0xEE, sizeof out);
+    assert_int_equal(ky_msg_repl_ack_decode(body_buf, len, &out), KY_OK);
+    assert_true(out.epoch == 7);
+    assert_true(out.durable_seq == in.durable_seq);
+    assert_memory_equal(out.head_hash, in.head_hash, KY_WIRE_HASH_BYTES);
+    memset(body_buf, 0xAB, 60);
+    assert_int_equal(ky_msg_repl_ack_encode(&in, body_buf, 47, &len), KY_E_BUFFER_TOO_SMALL);
+    for (int i = 0; i < 60; i++) assert_int_equal(body_buf[i], 0xAB);
+}
+
+/* Starts a REPL_ENTRIES body in body_buf[0..cap) and adds `count` entries whose sizes cycle
+ * through sizes[]; each entry's bytes start at entry[i % 7]. Returns the body length. */
+static size_t build_repl(uint64_t first_seq, size_t cap, uint32_t count, const uint32_t *sizes,
+                         int nsizes) {
+    ky_msg_repl_entries m = {
+        .epoch = 3, .acked_seq = 0x0F0E0D0C0B0A0908ull, .first_seq = first_seq};
+    size_t len = 0;
+    fill(entry, sizeof entry, 12);
+    assert_int_equal(ky_msg_repl_entries_begin(&m, body_buf, cap, &len), KY_OK);
+    assert_int_equal(len, KY_MSG_REPL_ENTRIES_FIXED_BYTES);
+    for (uint32_t i = 0; i < count; i++)
+        assert_int_equal(
+            ky_msg_repl_entry_add(body_buf, cap, &len, entry + i % 7, sizes[i % nsizes]), KY_OK);
+    return len;
+}
+
+/* Decodes body_buf[0..len) and checks it holds what build_repl wrote. */
+static void check_repl(size_t len, uint64_t first_seq, uint32_t count, const uint32_t *sizes,
+                       int nsizes) {
+    ky_msg_repl_entries out;
+    memset(&out, 0xEE, sizeof out);
+    assert_int_equal(ky_msg_repl_entries_decode(body_buf, len, &out, repl_blobs, count), KY_OK);
+    assert_int_equal(out.epoch, 3);
+    assert_true(out.acked_seq == 0x0F0E0D0C0B0A0908ull);
+    assert_true(out.first_seq == first_seq);
+    assert_int_equal(out.count, count);
+    size_t at = KY_MSG_REPL_ENTRIES_FIXED_BYTES;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t n = sizes[i % nsizes];
+        assert_int_equal(repl_blobs[i].data_bytes, n);
+        assert_ptr_equal(repl_blobs[i].data, body_buf + at + KY_MSG_COUNT_BYTES); /* borrowed */
+        assert_memory_equal(repl_blobs[i].data, entry + i % 7, n);
+        at += KY_MSG_COUNT_BYTES + n;
+    }
+    assert_int_equal(at, len);
+}
+
+static void test_repl_entries_round_trip(void **state) {
+    (void)state;
+    const uint32_t one[] = {1}, max[] = {KY_WIRE_ENTRY_BYTES_MAX};
+    const uint32_t mixed[] = {1, 152, 4000, 2, KY_WIRE_ENTRY_BYTES_MAX, 168, 3};
+    /* 0 entries: a heartbeat, 28 bytes; decodes with no entries array at all */
+    size_t len = build_repl(42, BODY_MAX, 0, one, 1);
+    assert_int_equal(len, 28);
+    assert_true(ky_get_u64le(body_buf) == 3); /* the offsets docs/PROTOCOL.md gives */
+    assert_true(ky_get_u64le(body_buf + 8) == 0x0F0E0D0C0B0A0908ull);
+    assert_true(ky_get_u64le(body_buf + 16) == 42);
+    assert_int_equal(ky_get_u32le(body_buf + 24), 0);
+    ky_msg_repl_entries out;
+    assert_int_equal(ky_msg_repl_entries_decode(body_buf, len, &out, NULL, 0), KY_OK);
+    assert_int_equal(out.count, 0);
+    assert_true(out.first_seq == 42);
+    check_repl(len, 42, 0, one, 1);
+    len = build_repl(0, BODY_MAX, 0, one, 1); /* first_seq 0 is fine without entries */
+    check_repl(len, 0, 0, one, 1);
+    len = build_repl(1, BODY_MAX, 1, one, 1); /* one entry of 1 byte */
+    assert_int_equal(len, 28 + 4 + 1);
+    assert_int_equal(ky_get_u32le(body_buf + 24), 1);
+    assert_int_equal(ky_get_u32le(body_buf + 28), 1);
+    check_repl(len, 1, 1, one, 1);
+    len = build_repl(9, BODY_MAX, 1, max, 1); /* one entry at KY_WIRE_ENTRY_BYTES_MAX */
+    assert_int_equal(len, 28 + 4 + KY_WIRE_ENTRY_BYTES_MAX);
+    check_repl(len, 9, 1, max, 1);
+    len = build_repl(UINT64_MAX - 1000, BODY_MAX, 1000, mixed, 7); /* many, mixed sizes */
+    check_repl(len, UINT64_MAX - 1000, 1000, mixed, 7);
+    len = build_repl(5, KY_WIRE_FRAME_BODY_BYTES_MIN, REPL_ONE_BYTE_ENTRIES_MAX, one, 1);
+    check_repl(len, 5, REPL_ONE_BYTE_ENTRIES_MAX, one, 1); /* a minimum frame of 1-byte entries */
+}
+
+/* ky_msg_repl_entry_add fills a frame and then refuses, leaving the body as it was. */
+static void test_repl_entries_fill(void **state) {
+    (void)state;
+    static uint8_t before[KY_WIRE_FRAME_BODY_BYTES_MIN];
+    const uint32_t cap = KY_WIRE_FRAME_BODY_BYTES_MIN;
+    const uint32_t max[] = {KY_WIRE_ENTRY_BYTES_MAX}, one[] = {1};
+    size_t len = build_repl(100, cap, 0, max, 1);
+    uint32_t n = 0;
+    while (ky_msg_repl_entry_add(body_buf, cap, &len, entry + n % 7, KY_WIRE_ENTRY_BYTES_MAX) ==
+           KY_OK)
+        n++;
+    uint32_t fit = (cap - KY_MSG_REPL_ENTRIES_FIXED_BYTES) / (4u + KY_WIRE_ENTRY_BYTES_MAX);
+    assert_int_equal(n, fit); /* the full-size entries the smallest frame holds */
+    assert_true(n >= 4);      /* ky_limits.h promises several */
+    assert_int_equal(len, 28 + (size_t)n * (4 + KY_WIRE_ENTRY_BYTES_MAX));
+    memcpy(before, body_buf, len);
+    size_t len_before = len;
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, cap, &len, entry, KY_WIRE_ENTRY_BYTES_MAX),
+                     KY_E_BUFFER_TOO_SMALL); /* refused again: nothing changed */
+    assert_int_equal(len, len_before);
+    assert_memory_equal(body_buf, before, len);
+    check_repl(len, 100, n, max, 1); /* "send what is there" */
+    /* the rest of the frame still takes a smaller entry: exactly, then not one byte more */
+    uint32_t rest = (uint32_t)(cap - len - KY_MSG_COUNT_BYTES);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, cap, &len, entry, rest + 1),
+                     KY_E_BUFFER_TOO_SMALL);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, cap, &len, entry, rest), KY_OK);
+    assert_int_equal(len, cap);
+    assert_int_equal(ky_get_u32le(body_buf + 24), n + 1);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, cap, &len, entry, 1), KY_E_BUFFER_TOO_SMALL);
+    assert_int_equal(len, cap);
+    ky_msg_repl_entries out;
+    assert_int_equal(ky_msg_repl_entries_decode(body_buf, len, &out, repl_blobs, n + 1), KY_OK);
+    assert_int_equal(out.count, n + 1);
+    assert_int_equal(repl_blobs[n].data_bytes, rest);
+    /* 1-byte entries: the count the frame holds, exactly */
+    len = build_repl(100, cap, 0, one, 1);
+    n = 0;
+    while (ky_msg_repl_entry_add(body_buf, cap, &len, entry + n % 7, 1) == KY_OK) n++;
+    assert_int_equal(n, REPL_ONE_BYTE_ENTRIES_MAX);
+    check_repl(len, 100, n, one, 1);
+    /* the fixed part alone: begin needs 28 bytes, and then no entry fits */
+    ky_msg_repl_entries m = {1, 1, 1, 0};
+    memset(body_buf, 0xAB, 40);
+    assert_int_equal(ky_msg_repl_entries_begin(&m, body_buf, 27, &len), KY_E_BUFFER_TOO_SMALL);
+    for (int i = 0; i < 40; i++) assert_int_equal(body_buf[i], 0xAB);
+    assert_int_equal(ky_msg_repl_entries_begin(&m, body_buf, 28, &len), KY_OK);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, 28, &len, entry, 1), KY_E_BUFFER_TOO_SMALL);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, 32, &len, entry, 1), KY_E_BUFFER_TOO_SMALL);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, 33, &len, entry, 1), KY_OK);
+}
+
+static int repl_decode(size_t len, uint32_t cap) {
+    ky_msg_repl_entries out;
+    return ky_msg_repl_entries_decode(body_buf, len, &out, repl_blobs, cap);
+}
+
+static void test_repl_entries_refused(void **state) {
+    (void)state;
+    const uint32_t sizes[] = {1, 2, 3}; /* lengths at 28, 33, 39; body 46 bytes */
+    size_t len = build_repl(10, BODY_MAX, 3, sizes, 3);
+    assert_int_equal(len, 46);
+    assert_int_equal(repl_decode(len, 3), KY_OK);
+    /* count above cap (the caller's array): at cap, and cap + 1 */
+    assert_int_equal(repl_decode(len, 2), KY_E_BUFFER_TOO_SMALL);
+    ky_put_u32le(body_buf + 24, 0xFFFFFFFFu);
+    assert_int_equal(repl_decode(len, REPL_ONE_BYTE_ENTRIES_MAX + 1), KY_E_BUFFER_TOO_SMALL);
+    /* counts that lie */
+    ky_put_u32le(body_buf + 24, REPL_ONE_BYTE_ENTRIES_MAX + 1); /* big count, small body */
+    assert_int_equal(repl_decode(len, REPL_ONE_BYTE_ENTRIES_MAX + 1), KY_E_MSG_TRUNCATED);
+    ky_put_u32le(body_buf + 24, 4);
+    assert_int_equal(repl_decode(len, 9), KY_E_MSG_TRUNCATED);
+    ky_put_u32le(body_buf + 24, 2);
+    assert_int_equal(repl_decode(len, 9), KY_E_MSG_TRAILING_BYTES);
+    ky_put_u32le(body_buf + 24, 3);
+    /* the last entry's length: one byte more, one byte less */
+    ky_put_u32le(body_buf + 39, 4);
+    assert_int_equal(repl_decode(len, 9), KY_E_MSG_TRUNCATED);
+    ky_put_u32le(body_buf + 39, 2);
+    assert_int_equal(repl_decode(len, 9), KY_E_MSG_TRAILING_BYTES);
+    ky_put_u32le(body_buf + 39, 3);
+    assert_int_equal(repl_decode(len, 9), KY_OK);
+    /* an empty entry that is otherwise well-formed */
+    ky_put_u32le(body_buf + 24, 1);
+    ky_put_u32le(body_buf + 28, 0);
+    assert_int_equal(repl_decode(32, 9), KY_E_MSG_MALFORMED);
+    ky_put_u32le(body_buf + 24, 2); /* ... followed by an entry cut short: truncation first */
+    ky_put_u32le(body_buf + 32, 9);
+    assert_int_equal(repl_decode(40, 9), KY_E_MSG_TRUNCATED);
+    assert_int_equal(repl_decode(32, 9), KY_E_MSG_TRUNCATED);
+    /* first_seq 0 with entries (without entries it is fine: test_repl_entries_round_trip) */
+    len = build_repl(1, BODY_MAX, 3, sizes, 3);
+    ky_put_u64le(body_buf + 16, 0);
+    assert_int_equal(repl_decode(len, 9), KY_E_MSG_MALFORMED);
+    assert_int_equal(repl_decode(len - 1, 9), KY_E_MSG_TRUNCATED); /* framing before values */
+    assert_int_equal(repl_decode(len, 2), KY_E_BUFFER_TOO_SMALL);  /* limits before values */
+    /* an entry at KY_WIRE_ENTRY_BYTES_MAX, and at max + 1 */
+    ky_msg_repl_entries m = {3, 0, 1, 0};
+    assert_int_equal(ky_msg_repl_entries_begin(&m, body_buf, BODY_MAX, &len), KY_OK);
+    ky_put_u32le(body_buf + 24, 1);
+    ky_put_u32le(body_buf + 28, KY_WIRE_ENTRY_BYTES_MAX);
+    fill(body_buf + 32, KY_WIRE_ENTRY_BYTES_MAX + 1, 5);
+    assert_int_equal(repl_decode(32 + KY_WIRE_ENTRY_BYTES_MAX, 1), KY_OK);
+    ky_put_u32le(body_buf + 28, KY_WIRE_ENTRY_BYTES_MAX + 1);
+    assert_int_equal(repl_decode(32 + KY_WIRE_ENTRY_BYTES_MAX + 1, 1), KY_E_MSG_FIELD_TOO_LONG);
+    ky_put_u32le(body_buf + 28, 0xFFFFFFFFu); /* the limit is checked before the bytes */
+    assert_int_equal(repl_decode(32, 1), KY_E_MSG_FIELD_TOO_LONG);
+    /* ... also behind a good entry */
+    len = build_repl(1, BODY_MAX, 2, sizes, 3);
+    ky_put_u32le(body_buf + 33, KY_WIRE_ENTRY_BYTES_MAX + 1);
+    assert_int_equal(repl_decode(len, 9), KY_E_MSG_FIELD_TOO_LONG);
+}
+
+static void test_promote(void **state) {
+    (void)state;
+    size_t len;
+    uint8_t flags;
+    for (unsigned v = 0; v < 256; v++) { /* every flags byte: only FORCE and ACCEPT_LOSS known */
+        bool known = (v & ~(unsigned)(KY_PROMOTE_FORCE | KY_PROMOTE_ACCEPT_LOSS)) == 0;
+        len = 99;
+        int rc = ky_msg_promote_encode((uint8_t)v, body_buf, 1, &len);
+        assert_int_equal(rc, known ? KY_OK : KY_E_MSG_MALFORMED);
+        if (known) assert_int_equal(len, KY_MSG_PROMOTE_BYTES);
+        body_buf[0] = (uint8_t)v;
+        flags = (uint8_t)~v;
+        rc = ky_msg_promote_decode(body_buf, 1, &flags);
+        assert_int_equal(rc, known ? KY_OK : KY_E_MSG_MALFORMED);
+        if (known) assert_int_equal(flags, v);
+    }
+    body_buf[0] = 0xAB;
+    assert_int_equal(ky_msg_promote_encode(KY_PROMOTE_FORCE, body_buf, 0, &len),
+                     KY_E_BUFFER_TOO_SMALL);
+    assert_int_equal(body_buf[0], 0xAB);
+    assert_int_equal(ky_msg_promote_decode(NULL, 0, &flags), KY_E_MSG_TRUNCATED);
+    body_buf[0] = 0xFC; /* unknown bits and a trailing byte: framing is judged first */
+    assert_int_equal(ky_msg_promote_decode(body_buf, 2, &flags), KY_E_MSG_TRAILING_BYTES);
+    /* the response: u64 new epoch, u64 head seq */
+    uint64_t epoch = 0, head = 0;
+    assert_int_equal(
+        ky_msg_promote_resp_encode(0x0102030405060708ull, UINT64_MAX, body_buf, 16, &len), KY_OK);
+    assert_int_equal(len, KY_MSG_PROMOTE_RESP_BYTES);
+    assert_int_equal(len, 16);
+    assert_true(ky_get_u64le(body_buf) == 0x0102030405060708ull);
+    assert_true(ky_get_u64le(body_buf + 8) == UINT64_MAX);
+    assert_int_equal(ky_msg_promote_resp_decode(body_buf, len, &epoch, &head), KY_OK);
+    assert_true(epoch == 0x0102030405060708ull);
+    assert_true(head == UINT64_MAX);
+    memset(body_buf, 0xAB, 20);
+    assert_int_equal(ky_msg_promote_resp_encode(2, 9, body_buf, 15, &len), KY_E_BUFFER_TOO_SMALL);
+    for (int i = 0; i < 20; i++) assert_int_equal(body_buf[i], 0xAB);
+}
+
 /* ---- every decoder: every truncation, one trailing byte ------------------------------------ */
 
 typedef int (*decode_fn)(const uint8_t *body, size_t len);
@@ -1126,6 +1413,26 @@ static int dec_error(const uint8_t *b, size_t n) {
     ky_msg_error m;
     return ky_msg_error_decode(b, n, &m);
 }
+static int dec_repl_subscribe(const uint8_t *b, size_t n) {
+    ky_msg_repl_subscribe m;
+    return ky_msg_repl_subscribe_decode(b, n, &m);
+}
+static int dec_repl_ack(const uint8_t *b, size_t n) {
+    ky_msg_repl_ack m;
+    return ky_msg_repl_ack_decode(b, n, &m);
+}
+static int dec_promote(const uint8_t *b, size_t n) {
+    uint8_t flags;
+    return ky_msg_promote_decode(b, n, &flags);
+}
+static int dec_repl_entries(const uint8_t *b, size_t n) {
+    ky_msg_repl_entries m;
+    return ky_msg_repl_entries_decode(b, n, &m, repl_blobs, 16);
+}
+static int dec_promote_resp(const uint8_t *b, size_t n) {
+    uint64_t epoch, head;
+    return ky_msg_promote_resp_decode(b, n, &epoch, &head);
+}
 
 /* A valid body is decoded OK; every shorter prefix (in an exact-size heap copy) is
  * KY_E_MSG_TRUNCATED; one extra byte is KY_E_MSG_TRAILING_BYTES. */
@@ -1155,6 +1462,8 @@ static size_t sample_requests(uint8_t *out, int which) {
     ky_msg_hello h = {1, 2, 5, "kyctl"};
     ky_msg_range r = {1, 9, 5};
     ky_msg_history y = {12, 3, 4};
+    ky_msg_repl_subscribe sub = sample_subscribe();
+    ky_msg_repl_ack ack = {2, 5, {9}};
     switch (which) {
     case 0: assert_int_equal(ky_msg_hello_encode(&h, out, 100, &len), KY_OK); break;
     case 1:
@@ -1165,7 +1474,10 @@ static size_t sample_requests(uint8_t *out, int which) {
     case 3: assert_int_equal(ky_msg_contract_encode(7, out, 8, &len), KY_OK); break;
     case 4: assert_int_equal(ky_msg_range_encode(&r, out, 20, &len), KY_OK); break;
     case 5: assert_int_equal(ky_msg_history_encode(&y, out, 20, &len), KY_OK); break;
-    default: break; /* 6: STATUS, empty */
+    case 6: break; /* STATUS, empty */
+    case 7: assert_int_equal(ky_msg_repl_subscribe_encode(&sub, out, 72, &len), KY_OK); break;
+    case 8: assert_int_equal(ky_msg_repl_ack_encode(&ack, out, 48, &len), KY_OK); break;
+    default: assert_int_equal(ky_msg_promote_encode(KY_PROMOTE_FORCE, out, 1, &len), KY_OK);
     }
     return len;
 }
@@ -1177,6 +1489,7 @@ static size_t sample_responses(uint8_t *out, int which) {
     ky_wire_append_result ar[2] = {{0, 1, 4}, {KY_WIRE_STATUS_LINKED_FAILED, 0, 0}};
     ky_msg_status_resp sr = {.role = 2};
     ky_msg_error er = {KY_WIRE_STATUS_NOT_PRIMARY, 4, "role", 3, "no!"};
+    const uint32_t sizes[] = {1, 200, 7};
     switch (which) {
     case 0: assert_int_equal(ky_msg_hello_resp_encode(&hr, out, 100, &len), KY_OK); break;
     case 1: assert_int_equal(ky_msg_append_resp_encode(ar, 2, out, 100, &len), KY_OK); break;
@@ -1185,26 +1498,35 @@ static size_t sample_responses(uint8_t *out, int which) {
     case 4: len = build_page(KY_MSG_RANGE, 4, BODY_MAX, 0, &n); break;
     case 5: len = build_page(KY_MSG_HISTORY, 4, BODY_MAX, 9, &n); break;
     case 6: assert_int_equal(ky_msg_status_resp_encode(&sr, out, 200, &len), KY_OK); break;
-    default: assert_int_equal(ky_msg_error_encode(&er, out, 100, &len), KY_OK); break;
+    case 7: assert_int_equal(ky_msg_error_encode(&er, out, 100, &len), KY_OK); break;
+    case 8: len = build_repl(17, BODY_MAX, 3, sizes, 3); break;
+    case 9: len = build_repl(18, BODY_MAX, 0, sizes, 3); break; /* heartbeat */
+    default: assert_int_equal(ky_msg_promote_resp_encode(4, 99, out, 16, &len), KY_OK); break;
     }
-    if (which == 4 || which == 5) memmove(out, body_buf, len);
+    if (which == 4 || which == 5 || which == 8 || which == 9) memmove(out, body_buf, len);
     return len;
 }
 
 static void test_every_decoder_framing(void **state) {
     (void)state;
     static uint8_t sample[70000];
-    const char *req_names[] = {"hello", "append", "get", "contract", "range", "history", "status"};
-    decode_fn req_fns[] = {dec_hello, dec_append,  dec_get,   dec_contract,
-                           dec_range, dec_history, dec_status};
+    const char *req_names[] = {"hello",    "append",  "get",    "contract",
+                               "range",    "history", "status", "repl_subscribe",
+                               "repl_ack", "promote"};
+    decode_fn req_fns[] = {dec_hello,    dec_append,  dec_get,    dec_contract,
+                           dec_range,    dec_history, dec_status, dec_repl_subscribe,
+                           dec_repl_ack, dec_promote};
     fill(payload, sizeof payload, 1);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 10; i++)
         check_framing(req_names[i], req_fns[i], sample, sample_requests(sample, i));
-    const char *resp_names[] = {"hello_resp", "append_resp",  "get_resp",    "contract_resp",
-                                "range_resp", "history_resp", "status_resp", "error"};
-    decode_fn resp_fns[] = {dec_hello_resp, dec_append_resp,  dec_get_resp,    dec_contract_resp,
-                            dec_range_resp, dec_history_resp, dec_status_resp, dec_error};
-    for (int i = 0; i < 8; i++)
+    const char *resp_names[] = {
+        "hello_resp",   "append_resp", "get_resp", "contract_resp", "range_resp",
+        "history_resp", "status_resp", "error",    "repl_entries",  "repl_entries_heartbeat",
+        "promote_resp"};
+    decode_fn resp_fns[] = {dec_hello_resp,   dec_append_resp,  dec_get_resp,    dec_contract_resp,
+                            dec_range_resp,   dec_history_resp, dec_status_resp, dec_error,
+                            dec_repl_entries, dec_repl_entries, dec_promote_resp};
+    for (int i = 0; i < 11; i++)
         check_framing(resp_names[i], resp_fns[i], sample, sample_responses(sample, i));
 }
 
@@ -1393,6 +1715,12 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_entry_lists_lie),
         cmocka_unit_test(test_status_resp),
         cmocka_unit_test(test_error),
+        cmocka_unit_test(test_repl_subscribe),
+        cmocka_unit_test(test_repl_ack),
+        cmocka_unit_test(test_repl_entries_round_trip),
+        cmocka_unit_test(test_repl_entries_fill),
+        cmocka_unit_test(test_repl_entries_refused),
+        cmocka_unit_test(test_promote),
         cmocka_unit_test(test_every_decoder_framing),
         cmocka_unit_test(test_zero_copy_append_frame),
         cmocka_unit_test(test_status_bijection),
