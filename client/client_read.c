@@ -219,7 +219,14 @@ static int status_decode(kyosai_client *c, void *ctx, const uint8_t *body, size_
                            .appends_total = m.appends_total,
                            .events_total = m.events_total,
                            .refused_total = m.refused_total,
-                           .batches_total = m.batches_total};
+                           .batches_total = m.batches_total,
+                           .mode = m.mode,
+                           .acked_seq = m.acked_seq,
+                           .replica_durable_seq = m.replica_durable_seq,
+                           .replica_lag_entries = m.replica_lag_entries,
+                           .replica_lag_ms = m.replica_lag_ms,
+                           .quarantine_count = m.quarantine_count,
+                           .peer_connected = m.peer_connected};
     memcpy(out->head_hash, m.head_hash, KYOSAI_HASH_BYTES);
     memcpy(out->merkle_root, m.merkle_root, KYOSAI_HASH_BYTES);
     memcpy(out->node_id, m.node_id, KYOSAI_NODE_ID_BYTES);

@@ -231,6 +231,13 @@ typedef struct kyosai_status {
     uint64_t uptime_ms;                     /* since start */
     uint32_t connections;                   /* open client connections */
     uint64_t appends_total, events_total, refused_total, batches_total; /* counters */
+    uint8_t mode;                 /* 0 none, 1 strict, 2 standalone (primary), 3 replica */
+    uint64_t acked_seq;           /* highest seq acknowledged to clients, as known here */
+    uint64_t replica_durable_seq; /* primary: the replica's durable seq; replica: its head */
+    uint64_t replica_lag_entries; /* primary: entries the replica still lacks */
+    uint64_t replica_lag_ms;      /* primary: ms since the replica last acknowledged */
+    uint64_t quarantine_count;    /* entries quarantined here (never deleted) */
+    uint8_t peer_connected;       /* primary: a replica streams; replica: it is streaming */
 } kyosai_status;
 
 typedef struct kyosai_contract {

@@ -146,6 +146,7 @@ static int encode_status(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     m.events_total = atomic_load(&st->events_total);
     m.refused_total = atomic_load(&st->refused_total);
     m.batches_total = atomic_load(&st->batches_total);
+    ky_repl_status(r->s, &h, &m);
     return ky_msg_status_resp_encode(&m, out, cap, len);
 }
 

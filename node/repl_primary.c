@@ -399,6 +399,25 @@ int ky_repl_send_handover(ky_server *s) {
                              KY_MSG_REPL_HANDOVER_BYTES, encode_handover, s);
 }
 
+void ky_repl_status(ky_server *s, const ky_ledger_head *h, ky_msg_status_resp *m) {
+    m->quarantine_count = h->quarantine_count;
+    m->acked_seq = s->acked_seq > h->acked_seq ? s->acked_seq : h->acked_seq;
+    if (s->repl_role == KY_REPL_REPLICA) {
+        uint64_t peer = h->peer_acked_seq > h->acked_seq ? h->peer_acked_seq : h->acked_seq;
+        m->mode = KY_WIRE_MODE_REPLICA;
+        m->acked_seq = peer;
+        m->replica_durable_seq = h->seq;
+        m->peer_connected = ky_repl_replica_streaming(s->replica);
+    } else if (s->repl_role == KY_REPL_PRIMARY) {
+        m->mode = s->sync_strict ? KY_WIRE_MODE_STRICT : KY_WIRE_MODE_STANDALONE;
+        m->replica_durable_seq = s->durable_seq;
+        m->replica_lag_entries = h->seq > s->durable_seq ? h->seq - s->durable_seq : 0;
+        m->replica_lag_ms =
+            m->replica_lag_entries > 0 ? ky_server_now_ms(s) - s->last_ack_ms : 0;
+        m->peer_connected = subscriber(s) != NULL;
+    }
+}
+
 /* ---- open / close ------------------------------------------------------------------------- */
 
 int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../proto/frame.h"
+#include "../proto/msg.h"
 #include "../secure/channel.h"
 #include "../secure/keys.h"
 #include "registry.h"
@@ -160,6 +161,8 @@ void ky_repl_conn_closed(ky_server *s, ky_conn *c);
 void ky_repl_primary_activate(ky_server *s);
 /* Answers every held append with err (stepping down, shutting down). */
 void ky_repl_fail_held(ky_server *s, int err);
+/* Fills the replication fields of a STATUS response. */
+void ky_repl_status(ky_server *s, const ky_ledger_head *h, ky_msg_status_resp *m);
 /* repl_promote.c */
 void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 void ky_repl_roles_open(ky_server *s);

@@ -182,38 +182,118 @@ int ky_remote_contract(const char *servers, bool json, uint64_t id) {
     return 0;
 }
 
-int ky_remote_status(const char *servers, bool json) {
-    kyosai_client *c;
-    if (connect_to(servers, &c) != 0) return 3;
-    kyosai_status s;
-    int rc = kyosai_status_get(c, &s);
+/* One node's STATUS, fetched on its own connection. *ok false when unreachable. */
+typedef struct node_status {
     char ep[64];
-    snprintf(ep, sizeof ep, "%s", kyosai_endpoint(c));
+    bool ok;
+    int rc;
+    kyosai_status s;
+} node_status;
+
+static void status_fetch(const char *ep, node_status *n) {
+    snprintf(n->ep, sizeof n->ep, "%s", ep);
+    kyosai_client *c = NULL;
+    n->ok = false;
+    n->rc = KYOSAI_E_UNAVAILABLE;
+    if (connect_to(ep, &c) != 0) return;
+    n->rc = kyosai_status_get(c, &n->s);
+    n->ok = n->rc == KYOSAI_OK;
     close_client(c);
-    if (rc != KYOSAI_OK) return fail("status", rc);
+}
+
+static const char *role_name(uint8_t r) {
     static const char *roles[] = {"?", "primary", "replica", "standalone"};
-    const char *role = s.role <= 3 ? roles[s.role] : "?";
-    char hh[65], mr[65], id[33];
-    ky_cli_hex(s.head_hash, KY_HASH_BYTES, hh);
-    ky_cli_hex(s.merkle_root, KY_HASH_BYTES, mr);
-    ky_cli_hex(s.node_id, KYOSAI_NODE_ID_BYTES, id);
-    if (json) {
-        printf(
-            "{\"endpoint\":\"%s\",\"role\":\"%s\",\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64
-            ",\"head_hash\":\"%s\",\"merkle_root\":\"%s\",\"node_id\":\"%s\",\"uptime_ms\":%" PRIu64
-            ",\"connections\":%u,\"appends_total\":%" PRIu64 ",\"events_total\":%" PRIu64
-            ",\"refused_total\":%" PRIu64 ",\"batches_total\":%" PRIu64 "}\n",
-            ep, role, s.epoch, s.head_seq, hh, mr, id, s.uptime_ms, s.connections, s.appends_total,
-            s.events_total, s.refused_total, s.batches_total);
-        return 0;
+    return r <= 3 ? roles[r] : "?";
+}
+
+static const char *mode_name(uint8_t m) {
+    static const char *modes[] = {"none", "strict", "standalone", "replica"};
+    return m <= 3 ? modes[m] : "?";
+}
+
+static void status_json(const node_status *n) {
+    if (!n->ok) {
+        printf("{\"endpoint\":\"%s\",\"reachable\":false,\"error\":\"%s\"}\n", n->ep,
+               kyosai_strerror(n->rc));
+        return;
     }
-    printf("node         %s (%s)\nnode id      %s\nepoch        %" PRIu64 "\nhead seq     %" PRIu64
-           "\nhead hash    %s\nmerkle root  %s\nuptime       %.1f s\nconnections  %u\n"
-           "appends      %" PRIu64 " requests, %" PRIu64 " new entries, %" PRIu64
-           " refused, %" PRIu64 " group commits\n",
-           ep, role, id, s.epoch, s.head_seq, hh, mr, (double)s.uptime_ms / 1000.0, s.connections,
-           s.appends_total, s.events_total, s.refused_total, s.batches_total);
-    return 0;
+    const kyosai_status *s = &n->s;
+    char hh[65], mr[65], id[33];
+    ky_cli_hex(s->head_hash, KY_HASH_BYTES, hh);
+    ky_cli_hex(s->merkle_root, KY_HASH_BYTES, mr);
+    ky_cli_hex(s->node_id, KYOSAI_NODE_ID_BYTES, id);
+    printf(
+        "{\"endpoint\":\"%s\",\"reachable\":true,\"role\":\"%s\",\"mode\":\"%s\",\"epoch\":%" PRIu64
+        ",\"head_seq\":%" PRIu64 ",\"head_hash\":\"%s\",\"merkle_root\":\"%s\",\"node_id\":\"%s\""
+        ",\"acked_seq\":%" PRIu64 ",\"replica_durable_seq\":%" PRIu64
+        ",\"replica_lag_entries\":%" PRIu64 ",\"replica_lag_ms\":%" PRIu64
+        ",\"quarantine_count\":%" PRIu64 ",\"peer_connected\":%s,\"uptime_ms\":%" PRIu64
+        ",\"connections\":%u,\"appends_total\":%" PRIu64 ",\"events_total\":%" PRIu64
+        ",\"refused_total\":%" PRIu64 ",\"batches_total\":%" PRIu64 "}\n",
+        n->ep, role_name(s->role), mode_name(s->mode), s->epoch, s->head_seq, hh, mr, id,
+        s->acked_seq, s->replica_durable_seq, s->replica_lag_entries, s->replica_lag_ms,
+        s->quarantine_count, s->peer_connected ? "true" : "false", s->uptime_ms, s->connections,
+        s->appends_total, s->events_total, s->refused_total, s->batches_total);
+}
+
+/* Text: one column per node, so a pair reads side by side. */
+static void status_text(const node_status *ns, size_t n) {
+    char cell[KYOSAI_ENDPOINTS_MAX][72];
+#define ROW(label, ...)                                                                            \
+    do {                                                                                           \
+        printf("%-14s", label);                                                                    \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const kyosai_status *s = &ns[i].s;                                                     \
+            (void)s;                                                                               \
+            if (ns[i].ok)                                                                          \
+                snprintf(cell[i], sizeof cell[i], __VA_ARGS__);                                    \
+            else                                                                                   \
+                snprintf(cell[i], sizeof cell[i], "-");                                            \
+            printf(" %-*s", n > 1 ? 34 : 64, cell[i]);                                             \
+        }                                                                                          \
+        printf("\n");                                                                              \
+    } while (0)
+    printf("%-14s", "node");
+    for (size_t i = 0; i < n; i++) printf(" %-*s", n > 1 ? 34 : 64, ns[i].ep);
+    printf("\n");
+    for (size_t i = 0; i < n; i++)
+        if (!ns[i].ok) printf("(%s: unreachable: %s)\n", ns[i].ep, kyosai_strerror(ns[i].rc));
+    char hex[KYOSAI_ENDPOINTS_MAX][65];
+    ROW("role", "%s (%s)", role_name(s->role), mode_name(s->mode));
+    ROW("epoch", "%" PRIu64, s->epoch);
+    ROW("head seq", "%" PRIu64, s->head_seq);
+    for (size_t i = 0; i < n; i++) ky_cli_hex(ns[i].s.head_hash, KY_HASH_BYTES, hex[i]);
+    ROW("head hash", "%.*s%s", n > 1 ? 24 : 64, hex[i], n > 1 ? "..." : "");
+    ROW("acked seq", "%" PRIu64, s->acked_seq);
+    ROW("replica", "%s",
+        s->role == 1   ? (s->peer_connected ? "streaming" : "NOT CONNECTED")
+        : s->role == 2 ? (s->peer_connected ? "streaming from primary" : "NOT STREAMING")
+                       : "-");
+    ROW("replica seq", "%" PRIu64, s->replica_durable_seq);
+    ROW("lag", "%" PRIu64 " entries, %" PRIu64 " ms", s->replica_lag_entries, s->replica_lag_ms);
+    ROW("quarantine", "%" PRIu64 " entries", s->quarantine_count);
+    ROW("uptime", "%.1f s", (double)s->uptime_ms / 1000.0);
+    ROW("connections", "%u", s->connections);
+    ROW("appends", "%" PRIu64 " req, %" PRIu64 " new", s->appends_total, s->events_total);
+    ROW("group commits", "%" PRIu64, s->batches_total);
+#undef ROW
+}
+
+int ky_remote_status(const char *servers, bool json) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", servers);
+    node_status ns[KYOSAI_ENDPOINTS_MAX];
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < KYOSAI_ENDPOINTS_MAX;
+         t = strtok_r(NULL, ",", &save))
+        status_fetch(t, &ns[n++]);
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        any = any || ns[i].ok;
+        if (json) status_json(&ns[i]);
+    }
+    if (!json) status_text(ns, n);
+    return any ? 0 : 3;
 }
 
 /* ---- post ---------------------------------------------------------------------------- */

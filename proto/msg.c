@@ -136,7 +136,8 @@ _Static_assert(KY_MSG_RANGE_BYTES == 8 + 8 + 4 && KY_MSG_HISTORY_BYTES == 8 + 8 
                "RANGE and HISTORY requests: two u64, one u32");
 _Static_assert(KY_MSG_APPEND_RESULT_BYTES == 2 + 2 + 8, "APPEND result: status, flags, seq");
 _Static_assert(KY_MSG_STATUS_RESP_BYTES ==
-                   1 + 8 + 8 + 2 * KY_WIRE_HASH_BYTES + KY_WIRE_NODE_ID_BYTES + 8 + 4 + 4 * 8,
+                   1 + 8 + 8 + 2 * KY_WIRE_HASH_BYTES + KY_WIRE_NODE_ID_BYTES + 8 + 4 + 4 * 8 +
+                       1 + 5 * 8 + 1,
                "STATUS response layout");
 _Static_assert(KY_MSG_ERROR_FIXED_BYTES == 2 + 1 + 2, "ERROR: status, what_len, msg_len");
 
@@ -675,6 +676,13 @@ int ky_msg_status_resp_encode(const ky_msg_status_resp *in, uint8_t *out, size_t
     wr_u64(&w, in->events_total);
     wr_u64(&w, in->refused_total);
     wr_u64(&w, in->batches_total);
+    wr_u8(&w, in->mode);
+    wr_u64(&w, in->acked_seq);
+    wr_u64(&w, in->replica_durable_seq);
+    wr_u64(&w, in->replica_lag_entries);
+    wr_u64(&w, in->replica_lag_ms);
+    wr_u64(&w, in->quarantine_count);
+    wr_u8(&w, in->peer_connected);
     wr_done(&w, len);
     return KY_OK;
 }
@@ -688,7 +696,10 @@ int ky_msg_status_resp_decode(const uint8_t *body, size_t len, ky_msg_status_res
         !rd_bytes(&r, KY_WIRE_NODE_ID_BYTES, &id) || !rd_u64(&r, &out->uptime_ms) ||
         !rd_u32(&r, &out->connections) || !rd_u64(&r, &out->appends_total) ||
         !rd_u64(&r, &out->events_total) || !rd_u64(&r, &out->refused_total) ||
-        !rd_u64(&r, &out->batches_total))
+        !rd_u64(&r, &out->batches_total) || !rd_u8(&r, &out->mode) ||
+        !rd_u64(&r, &out->acked_seq) || !rd_u64(&r, &out->replica_durable_seq) ||
+        !rd_u64(&r, &out->replica_lag_entries) || !rd_u64(&r, &out->replica_lag_ms) ||
+        !rd_u64(&r, &out->quarantine_count) || !rd_u8(&r, &out->peer_connected))
         return KY_E_MSG_TRUNCATED;
     memcpy(out->head_hash, hh, KY_WIRE_HASH_BYTES);
     memcpy(out->merkle_root, mr, KY_WIRE_HASH_BYTES);
@@ -813,7 +824,7 @@ int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *
     KY_ASSERT(out != NULL && len != NULL && *len >= KY_MSG_REPL_ENTRIES_FIXED_BYTES);
     KY_ASSERT(*len <= cap);
     KY_ASSERT(entry_bytes >= 1 && entry_bytes <= KY_WIRE_ENTRY_BYTES_MAX);
-    KY_ASSERT(ky_get_u64le(out + 16) != 0); /* first_seq: the decoder refuses 0 with entries */
+    KY_ASSERT(ky_get_u64le(out + 16) != 0); /* first_seq (after epoch, acked_seq) >= 1 */
     if (cap - *len < KY_MSG_COUNT_BYTES + (size_t)entry_bytes) return KY_E_BUFFER_TOO_SMALL;
     ky_put_u32le(out + *len, entry_bytes);
     memcpy(out + *len + KY_MSG_COUNT_BYTES, entry, entry_bytes);
@@ -827,8 +838,8 @@ int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entr
                                ky_wire_blob *entries, uint32_t cap) {
     KY_ASSERT(out != NULL && (entries != NULL || cap == 0));
     rd r = rd_init(body, len);
-    if (!rd_u64(&r, &out->epoch) || !rd_u64(&r, &out->acked_seq) ||
-        !rd_u64(&r, &out->first_seq) || !rd_u32(&r, &out->count))
+    if (!rd_u64(&r, &out->epoch) || !rd_u64(&r, &out->acked_seq) || !rd_u64(&r, &out->first_seq) ||
+        !rd_u32(&r, &out->count))
         return KY_E_MSG_TRUNCATED;
     if (out->count > cap) return KY_E_BUFFER_TOO_SMALL;
     if ((uint64_t)out->count * KY_MSG_COUNT_BYTES > r.left) return KY_E_MSG_TRUNCATED;

@@ -78,7 +78,7 @@ typedef enum ky_wire_role {
 #define KY_MSG_SEQ_BYTES                8u /* GET, CONTRACT requests */
 #define KY_MSG_RANGE_BYTES              20u
 #define KY_MSG_HISTORY_BYTES            20u
-#define KY_MSG_STATUS_RESP_BYTES        141u
+#define KY_MSG_STATUS_RESP_BYTES        183u
 #define KY_MSG_ERROR_FIXED_BYTES        5u /* status, what_len, msg_len */
 #define KY_MSG_REPL_SUBSCRIBE_BYTES     72u
 #define KY_MSG_REPL_ACK_BYTES           48u
@@ -312,7 +312,7 @@ int ky_msg_history_resp_decode(const uint8_t *body, size_t len, uint64_t *next_a
 
 /* ---- STATUS response --------------------------------------------------------------------- */
 
-/* STATUS response (141 bytes): the node's state and counters since start. */
+/* STATUS response (183 bytes): the node's state, counters since start, replication. */
 typedef struct ky_msg_status_resp {
     uint8_t role;                            /* ky_wire_role */
     uint64_t epoch;                          /* current epoch */
@@ -326,7 +326,23 @@ typedef struct ky_msg_status_resp {
     uint64_t events_total;                   /* events accepted (new entries) */
     uint64_t refused_total;                  /* events refused by a rule or limit */
     uint64_t batches_total;                  /* group commits written */
+    /* replication (0 where it does not apply) */
+    uint8_t mode;                 /* ky_wire_mode: strict, standalone, replica streaming/not */
+    uint64_t acked_seq;           /* highest seq acknowledged to clients (known here) */
+    uint64_t replica_durable_seq; /* primary: replica's durable seq; replica: its own head */
+    uint64_t replica_lag_entries; /* primary: head - replica_durable_seq */
+    uint64_t replica_lag_ms;      /* primary: ms since the replica last acknowledged */
+    uint64_t quarantine_count;    /* entries quarantined on this node */
+    uint8_t peer_connected;       /* primary: a replica streams; replica: streaming */
 } ky_msg_status_resp;
+
+/* Replication modes in STATUS. */
+typedef enum ky_wire_mode {
+    KY_WIRE_MODE_NONE = 0,       /* standalone node, no replication configured */
+    KY_WIRE_MODE_STRICT = 1,     /* primary: answers wait for the replica */
+    KY_WIRE_MODE_STANDALONE = 2, /* primary: answers without a replica (after a failover) */
+    KY_WIRE_MODE_REPLICA = 3,    /* replica */
+} ky_wire_mode;
 
 /* Errors: KY_E_MSG_MALFORMED (role), KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES,
  * KY_E_BUFFER_TOO_SMALL (encode). */
@@ -371,7 +387,9 @@ int ky_msg_repl_ack_encode(const ky_msg_repl_ack *in, uint8_t *out, size_t cap, 
 int ky_msg_repl_ack_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out);
 
 /* Writes the fixed part of REPL_ENTRIES; entries are then added with ky_msg_repl_entry_add
- * (returns KY_E_BUFFER_TOO_SMALL when the next entry does not fit: send what is there). */
+ * (returns KY_E_BUFFER_TOO_SMALL when the next entry does not fit: send what is there; the
+ * body is then unchanged). Asserted: entry_bytes in 1..KY_WIRE_ENTRY_BYTES_MAX, and a
+ * first_seq >= 1 once entries are added. */
 int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_t cap,
                               size_t *len);
 int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *entry,

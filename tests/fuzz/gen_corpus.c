@@ -32,6 +32,8 @@
 static const char *root;
 static uint8_t bodies[FUZZ_MSG_DECODER_COUNT][BODY_BYTES]; /* one valid body per decoder */
 static size_t body_len[FUZZ_MSG_DECODER_COUNT];
+static uint8_t heartbeat[KY_MSG_REPL_ENTRIES_FIXED_BYTES]; /* an empty REPL_ENTRIES */
+static size_t heartbeat_len;
 
 static void die(const char *what, int rc) {
     fprintf(stderr, "gen_corpus: %s: %s\n", what, rc < 0 ? ky_strerror(rc) : strerror(errno));
@@ -194,10 +196,39 @@ static void gen_responses(void) {
     check(ky_msg_error_encode(&er, bodies[FUZZ_ERROR], BODY_BYTES, &body_len[FUZZ_ERROR]), "error");
 }
 
+/* Replication and PROMOTE: what a replica, a primary and kyosaictl promote send. */
+static void gen_repl(void) {
+    ky_msg_repl_subscribe sub = {.epoch = 1, .head_seq = 1, .acked_seq = 1};
+    fill(sub.head_hash, sizeof sub.head_hash, 51);
+    fill(sub.node_id, sizeof sub.node_id, 61);
+    check(ky_msg_repl_subscribe_encode(&sub, bodies[FUZZ_REPL_SUBSCRIBE], BODY_BYTES,
+                                       &body_len[FUZZ_REPL_SUBSCRIBE]),
+          "repl subscribe");
+    ky_msg_repl_ack ack = {.epoch = 1, .durable_seq = 3};
+    fill(ack.head_hash, sizeof ack.head_hash, 71);
+    check(ky_msg_repl_ack_encode(&ack, bodies[FUZZ_REPL_ACK], BODY_BYTES, &body_len[FUZZ_REPL_ACK]),
+          "repl ack");
+    ky_msg_repl_entries re = {.epoch = 1, .acked_seq = 1, .first_seq = 2};
+    uint8_t *b = bodies[FUZZ_REPL_ENTRIES];
+    size_t *n = &body_len[FUZZ_REPL_ENTRIES];
+    check(ky_msg_repl_entries_begin(&re, b, BODY_BYTES, n), "repl entries");
+    check(ky_msg_repl_entry_add(b, BODY_BYTES, n, entry_a, (uint32_t)entry_a_len), "repl a");
+    check(ky_msg_repl_entry_add(b, BODY_BYTES, n, entry_b, (uint32_t)entry_b_len), "repl b");
+    re = (ky_msg_repl_entries){.epoch = 1, .acked_seq = 3, .first_seq = 4};
+    check(ky_msg_repl_entries_begin(&re, heartbeat, sizeof heartbeat, &heartbeat_len), "heartbeat");
+    check(ky_msg_promote_encode(KY_PROMOTE_FORCE, bodies[FUZZ_PROMOTE], BODY_BYTES,
+                                &body_len[FUZZ_PROMOTE]),
+          "promote");
+    check(ky_msg_promote_resp_encode(2, 4, bodies[FUZZ_PROMOTE_RESP], BODY_BYTES,
+                                     &body_len[FUZZ_PROMOTE_RESP]),
+          "promote resp");
+}
+
 static const char *const msg_names[FUZZ_MSG_DECODER_COUNT] = {
-    "hello",    "hello_resp",   "append",     "append_resp", "get",
-    "get_resp", "range",        "range_resp", "contract",    "contract_resp",
-    "history",  "history_resp", "status",     "status_resp", "error"};
+    "hello",          "hello_resp",   "append",       "append_resp", "get",
+    "get_resp",       "range",        "range_resp",   "contract",    "contract_resp",
+    "history",        "history_resp", "status",       "status_resp", "error",
+    "repl_subscribe", "repl_ack",     "repl_entries", "promote",     "promote_resp"};
 
 static void gen_msg(void) {
     static uint8_t seed[1 + BODY_BYTES];
@@ -206,6 +237,9 @@ static void gen_msg(void) {
         memcpy(seed + 1, bodies[i], body_len[i]);
         write_seed("msg", msg_names[i], seed, 1 + body_len[i]);
     }
+    seed[0] = FUZZ_REPL_ENTRIES;
+    memcpy(seed + 1, heartbeat, heartbeat_len);
+    write_seed("msg", "repl_entries_heartbeat", seed, 1 + heartbeat_len);
 }
 
 /* Frame seeds: flags byte, u32 chunk seed, then a stream of frames. */
@@ -220,12 +254,17 @@ static void stream_start(stream *s, uint8_t flags, uint32_t chunk_seed) {
     s->len = 5;
 }
 
-static void stream_frame(stream *s, uint8_t type, bool resp, uint64_t id, unsigned which) {
+static void stream_body(stream *s, uint8_t type, bool resp, uint64_t id, const uint8_t *body,
+                        size_t body_bytes) {
     size_t n = 0;
-    check(ky_frame_encode(type, resp ? KY_FRAME_FLAG_RESPONSE : 0, id, bodies[which],
-                          body_len[which], s->buf + s->len, sizeof s->buf - s->len, &n),
+    check(ky_frame_encode(type, resp ? KY_FRAME_FLAG_RESPONSE : 0, id, body, body_bytes,
+                          s->buf + s->len, sizeof s->buf - s->len, &n),
           "frame");
     s->len += n;
+}
+
+static void stream_frame(stream *s, uint8_t type, bool resp, uint64_t id, unsigned which) {
+    stream_body(s, type, resp, id, bodies[which], body_len[which]);
 }
 
 static void gen_frame(void) {
@@ -255,6 +294,17 @@ static void gen_frame(void) {
     stream_start(&s, FRAME_LIMIT_64K, 3u);
     stream_frame(&s, KY_MSG_RANGE, false, 6, FUZZ_RANGE);
     write_seed("frame", "truncated", s.buf, s.len - 7);
+    /* one replication session as both ends see it: SUBSCRIBE, entries, ACK, heartbeat */
+    stream_start(&s, FRAME_LIMIT_64K | FRAME_FLAGS_FIX_SUMS, 4242u);
+    stream_frame(&s, KY_MSG_REPL_SUBSCRIBE, false, 7, FUZZ_REPL_SUBSCRIBE);
+    stream_frame(&s, KY_MSG_REPL_ENTRIES, true, 7, FUZZ_REPL_ENTRIES);
+    stream_frame(&s, KY_MSG_REPL_ACK, false, 8, FUZZ_REPL_ACK);
+    stream_body(&s, KY_MSG_REPL_ENTRIES, true, 7, heartbeat, heartbeat_len);
+    write_seed("frame", "replication", s.buf, s.len);
+    stream_start(&s, FRAME_LIMIT_64K, 0u);
+    stream_frame(&s, KY_MSG_PROMOTE, false, 1, FUZZ_PROMOTE);
+    stream_frame(&s, KY_MSG_PROMOTE, true, 1, FUZZ_PROMOTE_RESP);
+    write_seed("frame", "promote", s.buf, s.len);
 }
 
 static void gen_import(void) {
@@ -289,6 +339,9 @@ int main(int argc, char **argv) {
     gen_requests();
     gen_entries();
     gen_responses();
+    gen_repl();
+    if (fuzz_msg_check(FUZZ_REPL_ENTRIES, heartbeat, heartbeat_len) != KY_OK)
+        die("repl_entries_heartbeat", KY_E_INTERNAL);
     for (unsigned i = 0; i < FUZZ_MSG_DECODER_COUNT; i++) {
         if (fuzz_msg_check(i, body_len[i] ? bodies[i] : NULL, body_len[i]) != KY_OK)
             die(msg_names[i], KY_E_INTERNAL); /* a seed its own decoder refuses */

@@ -35,6 +35,11 @@ enum fuzz_msg_decoder {
     FUZZ_STATUS,
     FUZZ_STATUS_RESP,
     FUZZ_ERROR,
+    FUZZ_REPL_SUBSCRIBE,
+    FUZZ_REPL_ACK,
+    FUZZ_REPL_ENTRIES,
+    FUZZ_PROMOTE,
+    FUZZ_PROMOTE_RESP,
     FUZZ_MSG_DECODER_COUNT
 };
 
@@ -44,7 +49,9 @@ int fuzz_msg_check(unsigned which, const uint8_t *body, size_t len);
 
 /* The decoder a receiver would run for a frame with this header (request decoders for
  * frames without KY_FRAME_FLAG_RESPONSE, response decoders for frames with it), or
- * FUZZ_MSG_DECODER_COUNT when ky_msg_header_check refuses the header. */
+ * FUZZ_MSG_DECODER_COUNT when ky_msg_header_check refuses the header or no body of that type
+ * travels in that direction: REPL_SUBSCRIBE and REPL_ACK are only requests (the answers to a
+ * SUBSCRIBE are REPL_ENTRIES responses; an ACK has none), REPL_ENTRIES only a response. */
 unsigned fuzz_msg_decoder_for(const ky_frame_header *h);
 
 #endif

@@ -109,9 +109,12 @@ def decode_append(body):
 
 
 def decode_status(body):
-    f = struct.unpack_from("<BQQ32s32s16sQIQQQQ", body, 0)
+    f = struct.unpack_from("<BQQ32s32s16sQIQQQQBQQQQQB", body, 0)
+    assert len(body) == struct.calcsize("<BQQ32s32s16sQIQQQQBQQQQQB")
     keys = ["role", "epoch", "head_seq", "head_hash", "merkle_root", "node_id", "uptime_ms",
-            "connections", "appends_total", "events_total", "refused_total", "batches_total"]
+            "connections", "appends_total", "events_total", "refused_total", "batches_total",
+            "mode", "acked_seq", "replica_durable_seq", "replica_lag_entries", "replica_lag_ms",
+            "quarantine_count", "peer_connected"]
     return dict(zip(keys, f))
 
 

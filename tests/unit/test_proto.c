@@ -1070,6 +1070,7 @@ static void test_error(void **state) {
     ((KY_WIRE_FRAME_BODY_BYTES_MIN - KY_MSG_REPL_ENTRIES_FIXED_BYTES) / (KY_MSG_COUNT_BYTES + 1u))
 
 static ky_wire_blob repl_blobs[REPL_ONE_BYTE_ENTRIES_MAX + 1];
+static uint8_t repl_src[KY_WIRE_ENTRY_BYTES_MAX + 7]; /* entry i starts at repl_src + i % 7 */
 
 static ky_msg_repl_subscribe sample_subscribe(void) {
     ky_msg_repl_subscribe m = {
@@ -1129,18 +1130,18 @@ static void test_repl_ack(void **state) {
 }
 
 /* Starts a REPL_ENTRIES body in body_buf[0..cap) and adds `count` entries whose sizes cycle
- * through sizes[]; each entry's bytes start at entry[i % 7]. Returns the body length. */
+ * through sizes[]; entry i is copied from repl_src + i % 7. Returns the body length. */
 static size_t build_repl(uint64_t first_seq, size_t cap, uint32_t count, const uint32_t *sizes,
                          int nsizes) {
     ky_msg_repl_entries m = {
         .epoch = 3, .acked_seq = 0x0F0E0D0C0B0A0908ull, .first_seq = first_seq};
     size_t len = 0;
-    fill(entry, sizeof entry, 12);
+    fill(repl_src, sizeof repl_src, 12);
     assert_int_equal(ky_msg_repl_entries_begin(&m, body_buf, cap, &len), KY_OK);
     assert_int_equal(len, KY_MSG_REPL_ENTRIES_FIXED_BYTES);
     for (uint32_t i = 0; i < count; i++)
         assert_int_equal(
-            ky_msg_repl_entry_add(body_buf, cap, &len, entry + i % 7, sizes[i % nsizes]), KY_OK);
+            ky_msg_repl_entry_add(body_buf, cap, &len, repl_src + i % 7, sizes[i % nsizes]), KY_OK);
     return len;
 }
 
@@ -1159,7 +1160,7 @@ static void check_repl(size_t len, uint64_t first_seq, uint32_t count, const uin
         uint32_t n = sizes[i % nsizes];
         assert_int_equal(repl_blobs[i].data_bytes, n);
         assert_ptr_equal(repl_blobs[i].data, body_buf + at + KY_MSG_COUNT_BYTES); /* borrowed */
-        assert_memory_equal(repl_blobs[i].data, entry + i % 7, n);
+        assert_memory_equal(repl_blobs[i].data, repl_src + i % 7, n);
         at += KY_MSG_COUNT_BYTES + n;
     }
     assert_int_equal(at, len);
@@ -1205,7 +1206,7 @@ static void test_repl_entries_fill(void **state) {
     const uint32_t max[] = {KY_WIRE_ENTRY_BYTES_MAX}, one[] = {1};
     size_t len = build_repl(100, cap, 0, max, 1);
     uint32_t n = 0;
-    while (ky_msg_repl_entry_add(body_buf, cap, &len, entry + n % 7, KY_WIRE_ENTRY_BYTES_MAX) ==
+    while (ky_msg_repl_entry_add(body_buf, cap, &len, repl_src + n % 7, KY_WIRE_ENTRY_BYTES_MAX) ==
            KY_OK)
         n++;
     uint32_t fit = (cap - KY_MSG_REPL_ENTRIES_FIXED_BYTES) / (4u + KY_WIRE_ENTRY_BYTES_MAX);
@@ -1235,7 +1236,7 @@ static void test_repl_entries_fill(void **state) {
     /* 1-byte entries: the count the frame holds, exactly */
     len = build_repl(100, cap, 0, one, 1);
     n = 0;
-    while (ky_msg_repl_entry_add(body_buf, cap, &len, entry + n % 7, 1) == KY_OK) n++;
+    while (ky_msg_repl_entry_add(body_buf, cap, &len, repl_src + n % 7, 1) == KY_OK) n++;
     assert_int_equal(n, REPL_ONE_BYTE_ENTRIES_MAX);
     check_repl(len, 100, n, one, 1);
     /* the fixed part alone: begin needs 28 bytes, and then no entry fits */
