@@ -65,3 +65,20 @@ int kyosai_switchover(kyosai_client *c, uint64_t *head_seq_out, uint64_t *pause_
     *pause_ms_out = p.epoch;
     return rc;
 }
+
+/* DEGRADE / RESTORE_SYNC: empty request, PROMOTE's response layout (epoch, seq). */
+static int mode_change(kyosai_client *c, uint8_t type, uint64_t *seq_out) {
+    KY_ASSERT(c != NULL && seq_out != NULL);
+    promote_ctx p = {0, 0, 0};
+    int rc = ky_client_call(c, type, switchover_encode, promote_decode, &p);
+    *seq_out = p.head_seq;
+    return rc;
+}
+
+int kyosai_degrade(kyosai_client *c, uint64_t *seq_out) {
+    return mode_change(c, KY_MSG_DEGRADE, seq_out);
+}
+
+int kyosai_restore_sync(kyosai_client *c, uint64_t *seq_out) {
+    return mode_change(c, KY_MSG_RESTORE_SYNC, seq_out);
+}

@@ -410,6 +410,15 @@ KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_switchover(kyosai_client *c, uint64_t 
                                                      uint64_t *pause_ms_out)
     KYOSAI_NONNULL(1, 2, 3);
 
+/* Switches the primary to standalone (answers without the replica) — explicitly, never by
+ * a timer — and records it in the ledger as a mode_changed entry (*seq_out). Restore-sync
+ * returns to strict mode, refused (KYOSAI_E_PROMOTE_REFUSED) until the replica holds the
+ * primary's head. */
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_degrade(kyosai_client *c, uint64_t *seq_out)
+    KYOSAI_NONNULL(1, 2);
+KYOSAI_EXPORT KYOSAI_NODISCARD int kyosai_restore_sync(kyosai_client *c, uint64_t *seq_out)
+    KYOSAI_NONNULL(1, 2);
+
 /* The node's own words on its most recent ERROR answer on this client: "what: message",
  * e.g. "role: client 'app1' has role reader, which may not append". Empty when the node
  * has refused nothing yet. Valid until the next call on c; at most

@@ -119,6 +119,14 @@ int ky_ledger_append(ky_ledger *l, const ky_event *events, uint32_t count,
  * Returns KY_OK, KY_E_INVALID_ARG, or a batch-wide error as for append. */
 int ky_ledger_epoch_begin(ky_ledger *l, uint64_t new_epoch, uint64_t *seq_out);
 
+/* Appends one system entry (KY_KIND_MODE_CHANGED: subtype = the new replication mode;
+ * KY_KIND_LOSS_ACCEPTED: payload = the operator's text naming the lost range) in its own
+ * durable transaction, in the current epoch. Writer thread only (or with the writer idle).
+ * Returns KY_OK, KY_E_INVALID_ARG (not such a kind, payload too long, no epoch yet), or a
+ * batch-wide error as for append. */
+int ky_ledger_system_append(ky_ledger *l, uint8_t kind, uint16_t subtype, const uint8_t *payload,
+                            uint32_t payload_bytes, uint64_t *seq_out);
+
 /* Copies the entry bytes of seq (checksum verified) into buf. Any thread.
  * Returns KY_OK, KY_E_NOT_FOUND, KY_E_CORRUPT (checksum or length), KY_E_BUFFER_TOO_SMALL. */
 int ky_ledger_get(ky_ledger *l, uint64_t seq, uint8_t *buf, size_t buf_cap, size_t *len_out);

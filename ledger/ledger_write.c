@@ -688,3 +688,31 @@ int ky_ledger_epoch_begin(ky_ledger *l, uint64_t new_epoch, uint64_t *seq_out) {
     if (rc == KY_OK && seq_out != NULL) *seq_out = e.seq;
     return rc;
 }
+
+int ky_ledger_system_append(ky_ledger *l, uint8_t kind, uint16_t subtype, const uint8_t *payload,
+                            uint32_t payload_bytes, uint64_t *seq_out) {
+    KY_ASSERT(l != NULL);
+    if (!ky_kind_is_system(kind) || kind == KY_KIND_EPOCH_STARTED ||
+        payload_bytes > KY_ENTRY_PAYLOAD_BYTES_MAX || l->head_epoch == 0)
+        return KY_E_INVALID_ARG;
+    ky_batch *b;
+    int rc = batch_begin(l, &b);
+    if (rc != KY_OK) return rc;
+    ky_entry e;
+    memset(&e, 0, sizeof e);
+    e.version = KY_ENTRY_VERSION;
+    e.kind = kind;
+    e.subtype = subtype;
+    e.seq = b->seq + 1;
+    e.epoch = l->head_epoch;
+    e.timestamp_us = next_timestamp(l, b);
+    e.payload_bytes = payload_bytes;
+    e.payload = payload;
+    e.idem_key[0] = 0xFF; /* system shape: 0xFF, kind, seq; never a client key (time-ordered) */
+    e.idem_key[1] = kind;
+    ky_put_u64be(e.idem_key + 8, e.seq);
+    stage_entry(b, &e);
+    rc = batch_commit(l, b);
+    if (rc == KY_OK && seq_out != NULL) *seq_out = e.seq;
+    return rc;
+}

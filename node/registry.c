@@ -41,6 +41,8 @@ static const struct {
     {KY_MSG_REPL_ACK, KY_ROLE_REPLICA, "acknowledge replication"},
     {KY_MSG_PROMOTE, KY_ROLE_OPERATOR, "promote"},
     {KY_MSG_SWITCHOVER, KY_ROLE_OPERATOR, "switch over"},
+    {KY_MSG_DEGRADE, KY_ROLE_OPERATOR, "degrade to standalone"},
+    {KY_MSG_RESTORE_SYNC, KY_ROLE_OPERATOR, "restore synchronous mode"},
 };
 #define REQUEST_ROLE_COUNT (sizeof request_roles / sizeof request_roles[0])
 

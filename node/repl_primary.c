@@ -248,6 +248,12 @@ bool ky_repl_hold(ky_server *s, ky_append_req *r) {
     return true;
 }
 
+static void release(ky_server *s, bool stopping);
+
+void ky_repl_release_all(ky_server *s) {
+    release(s, false);
+}
+
 void ky_repl_fail_held(ky_server *s, int err) {
     while (s->held_head != NULL) {
         ky_append_req *r = s->held_head;
@@ -267,7 +273,7 @@ static void release(ky_server *s, bool stopping) {
     uint64_t acked_before = s->acked_seq;
     while (*pp != NULL) {
         ky_append_req *r = *pp;
-        bool covered = r->hold_seq <= s->durable_seq;
+        bool covered = r->hold_seq <= s->durable_seq || !s->sync_strict;
         bool late = stopping || now >= r->hold_deadline_ms;
         if (!covered && !late) {
             prev = r;

@@ -101,6 +101,16 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
         rc = ky_ledger_epoch_begin(s->ledger, h.epoch + 1, NULL);
         if (rc != KY_OK) snprintf(why, sizeof why, "cannot start the new epoch: %s",
                                   ky_strerror(rc));
+        uint64_t acked = h.acked_seq > h.peer_acked_seq ? h.acked_seq : h.peer_acked_seq;
+        if (rc == KY_OK && acked > h.seq) { /* --accept-loss: the ledger says so */
+            char text[200];
+            int n = snprintf(text, sizeof text, "entries %" PRIu64 "..%" PRIu64 " acknowledged "
+                             "by the previous primary were lost; accepted by %s", h.seq + 1,
+                             acked, c->client_name);
+            rc = ky_ledger_system_append(s->ledger, KY_KIND_LOSS_ACCEPTED, 0,
+                                         (const uint8_t *)text, (uint32_t)n, NULL);
+            ky_log("error", "promotion accepted a loss", "text=\"%s\"", text);
+        }
     }
     if (rc != KY_OK) {
         ky_log("warn", "promotion refused", "client=%s why=\"%s\"", c->client_name, why);
@@ -164,12 +174,46 @@ static void switch_answer(ky_server *s, int err, uint64_t head_seq) {
                       KY_MSG_SWITCHOVER_RESP_BYTES, encode_promote, &p);
 }
 
+/* Degrade / restore-sync, run with the writer idle: the mode change is a system entry
+ * (mode_changed, subtype = the new ky_wire_mode), so the ledger itself says when the pair
+ * ran without its replica. */
+static void mode_change_run(ky_server *s) {
+    bool strict = s->switch_op == KY_MSG_RESTORE_SYNC;
+    uint64_t seq = 0;
+    int rc = ky_ledger_system_append(s->ledger, KY_KIND_MODE_CHANGED,
+                                     strict ? KY_WIRE_MODE_STRICT : KY_WIRE_MODE_STANDALONE, NULL,
+                                     0, &seq);
+    ky_conn *c = &s->conns[s->switch_slot];
+    s->switching = false;
+    ev_timer_stop(s->loop, &s->switch_timer);
+    if (rc == KY_OK) {
+        s->sync_strict = strict;
+        ky_log("warn", strict ? "restored synchronous mode" : "degraded to standalone",
+               "seq=%" PRIu64 " replica_durable_seq=%" PRIu64, seq, s->durable_seq);
+        if (!strict) ky_repl_release_all(s); /* held appends are answered now */
+    }
+    if (c->state != KY_CONN_OPEN || c->gen != s->switch_gen) return;
+    if (rc != KY_OK) {
+        ky_server_send_error(s, c, s->switch_request_id, rc, "mode", ky_strerror(rc));
+        return;
+    }
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    promote_resp p = {h.epoch, seq};
+    ky_server_respond(s, c, s->switch_op, s->switch_request_id, KY_MSG_PROMOTE_RESP_BYTES,
+                      encode_promote, &p);
+}
+
 /* Waits until nothing is in flight and the replica holds the head, then hands over. */
 static void switch_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     ky_server *s = w->data;
     ky_ledger_head h;
     ky_ledger_head_get(s->ledger, &h);
+    if (s->switch_op != KY_MSG_SWITCHOVER) {
+        if (ky_writer_pending(s->writer) == 0) mode_change_run(s);
+        return;
+    }
     bool drained = ky_writer_pending(s->writer) == 0 && s->held_count == 0;
     if (drained && s->durable_seq == h.seq && ky_repl_send_handover(s) == KY_OK) {
         ky_log("warn", "switchover: handed over", "head_seq=%" PRIu64 " pause_ms=%" PRIu64,
@@ -198,11 +242,45 @@ void ky_repl_on_switchover(ky_server *s, ky_conn *c, const ky_frame_header *h) {
         return;
     }
     s->switching = true;
+    s->switch_op = KY_MSG_SWITCHOVER;
     s->switch_started_ms = ky_server_now_ms(s);
     s->switch_slot = c->slot;
     s->switch_gen = c->gen;
     s->switch_request_id = h->request_id;
     ky_log("warn", "switchover started", "client=%s", c->client_name);
+    ev_timer_start(s->loop, &s->switch_timer);
+}
+
+void ky_repl_on_mode_change(ky_server *s, ky_conn *c, const ky_frame_header *h) {
+    bool restore = h->type == KY_MSG_RESTORE_SYNC;
+    const char *why = NULL;
+    char buf[160];
+    ky_ledger_head head;
+    ky_ledger_head_get(s->ledger, &head);
+    if (s->repl_role != KY_REPL_PRIMARY) {
+        why = "this node is not the primary";
+    } else if (s->switching) {
+        why = "a switchover or mode change is already in progress";
+    } else if (restore == s->sync_strict) {
+        why = restore ? "already in strict synchronous mode" : "already standalone";
+    } else if (restore && (!s->sub_active || s->durable_seq < head.seq)) {
+        snprintf(buf, sizeof buf, "the replica has not caught up (%s, durable seq %" PRIu64
+                 " of %" PRIu64 "); retry when it has", s->sub_active ? "streaming" :
+                 "not connected", s->durable_seq, head.seq);
+        why = buf;
+    }
+    if (why != NULL) {
+        ky_server_send_error(s, c, h->request_id, KY_E_PROMOTE_REFUSED, "mode", why);
+        return;
+    }
+    s->switching = true;
+    s->switch_op = h->type;
+    s->switch_started_ms = ky_server_now_ms(s);
+    s->switch_slot = c->slot;
+    s->switch_gen = c->gen;
+    s->switch_request_id = h->request_id;
+    ky_log("warn", restore ? "restore-sync requested" : "degrade requested", "client=%s",
+           c->client_name);
     ev_timer_start(s->loop, &s->switch_timer);
 }
 

@@ -115,7 +115,8 @@ struct ky_server {
     ev_timer stepdown_timer;              /* waits for the writer to go idle */
     ev_async handover;                    /* replica thread -> loop: the primary handed over */
     ev_timer switch_timer;                /* primary: waits until the replica holds the head */
-    bool switching;                       /* switchover in progress: appends RETRY_LATER */
+    bool switching;                       /* switchover or mode change: appends RETRY_LATER */
+    uint8_t switch_op;                    /* KY_MSG_SWITCHOVER, _DEGRADE or _RESTORE_SYNC */
     uint64_t switch_started_ms;           /* when it began */
     uint32_t switch_slot;                 /* the operator's connection */
     uint64_t switch_gen, switch_request_id;
@@ -167,6 +168,9 @@ void ky_repl_status(ky_server *s, const ky_ledger_head *h, ky_msg_status_resp *m
 void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 void ky_repl_roles_open(ky_server *s);
 void ky_repl_on_switchover(ky_server *s, ky_conn *c, const ky_frame_header *h);
+void ky_repl_on_mode_change(ky_server *s, ky_conn *c, const ky_frame_header *h);
+/* repl_primary.c: answers every held append now (mode is standalone). */
+void ky_repl_release_all(ky_server *s);
 /* repl_primary.c: the REPL_HANDOVER frame to the subscribed replica. */
 int ky_repl_send_handover(ky_server *s);
 

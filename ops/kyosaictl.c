@@ -295,6 +295,25 @@ static int cmd_switchover(cli *c, int argc, char **argv) {
     return ky_remote_switchover(c->server, c->json);
 }
 
+static int cmd_mode(cli *c, int argc, bool restore) {
+    if (argc != 0) return EXIT_USAGE;
+    if (c->server == NULL) {
+        fprintf(stderr, "kyosaictl: this talks to the primary: give --server HOST:PORT\n");
+        return EXIT_USAGE;
+    }
+    return ky_remote_mode(c->server, c->json, restore);
+}
+
+static int cmd_degrade(cli *c, int argc, char **argv) {
+    (void)argv;
+    return cmd_mode(c, argc, false);
+}
+
+static int cmd_restore_sync(cli *c, int argc, char **argv) {
+    (void)argv;
+    return cmd_mode(c, argc, true);
+}
+
 static int cmd_status(cli *c, int argc, char **argv) {
     (void)argv;
     if (argc != 0) return EXIT_USAGE;
@@ -467,6 +486,15 @@ static const command commands[] = {
      "never had acknowledged (the replica never confirmed them) are moved out of the ledger\n"
      "into quarantine: kept for review, never deleted, never part of the chain.\n",
      cmd_quarantine},
+    {"degrade", "", "primary: run standalone without the replica (recorded in the ledger)",
+     "Needs --server (the primary) and the operator role. Appends are then acknowledged\n"
+     "without the replica: the operator's explicit choice, never a timer (DESIGN 5). The\n"
+     "change is written into the ledger as a mode_changed system entry.\n",
+     cmd_degrade},
+    {"restore-sync", "", "primary: return to strict synchronous mode (recorded)",
+     "Refused until the replica streams and holds the primary's head. Written into the\n"
+     "ledger as a mode_changed system entry.\n",
+     cmd_restore_sync},
     {"switchover", "", "planned handover: the primary hands over to its replica",
      "Needs --server (the primary) and the operator role. The primary stops admitting\n"
      "appends (clients retry), waits until the replica holds its head, hands over with\n"

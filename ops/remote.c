@@ -436,3 +436,23 @@ int ky_remote_switchover(const char *servers, bool json) {
                head, pause, servers);
     return 0;
 }
+
+int ky_remote_mode(const char *servers, bool json, bool restore) {
+    kyosai_client *c;
+    if (connect_to(servers, &c) != 0) return 3;
+    uint64_t seq = 0;
+    int rc = restore ? kyosai_restore_sync(c, &seq) : kyosai_degrade(c, &seq);
+    close_client(c);
+    const char *what = restore ? "restore-sync" : "degrade";
+    if (rc == KYOSAI_E_PROMOTE_REFUSED) {
+        fail(what, rc);
+        return 1;
+    }
+    if (rc != KYOSAI_OK) return fail(what, rc);
+    if (json)
+        printf("{\"mode\":\"%s\",\"seq\":%" PRIu64 "}\n", restore ? "strict" : "standalone", seq);
+    else
+        printf("%s is now %s; recorded as mode_changed entry seq %" PRIu64 "\n", servers,
+               restore ? "in strict synchronous mode" : "standalone (no replica needed)", seq);
+    return 0;
+}

@@ -27,6 +27,9 @@ int ky_remote_promote(const char *servers, bool json, uint32_t flags);
 /* kyosai_switchover against the primary; exit 1 when refused or aborted. */
 int ky_remote_switchover(const char *servers, bool json);
 
+/* kyosai_degrade (restore false) or kyosai_restore_sync; exit 1 when refused. */
+int ky_remote_mode(const char *servers, bool json, bool restore);
+
 /* Secure channel for every later call: this client's secret key file and the node keys
  * ("x25519:<hex>" or .pub paths), comma-separated, one per endpoint or one for all. Both
  * NULL: plaintext. */

@@ -56,6 +56,8 @@ typedef enum ky_msg_type {
     KY_MSG_PROMOTE = 11,       /* operator: make this replica the primary (new epoch) */
     KY_MSG_SWITCHOVER = 12,    /* operator -> primary: planned handover to the replica */
     KY_MSG_REPL_HANDOVER = 13, /* primary -> replica on the stream: take over now */
+    KY_MSG_DEGRADE = 14,       /* operator -> primary: run standalone (recorded) */
+    KY_MSG_RESTORE_SYNC = 15,  /* operator -> primary: back to strict (recorded) */
     KY_MSG_ERROR = 255,
 } ky_msg_type;
 
@@ -411,7 +413,9 @@ int ky_msg_promote_resp_encode(uint64_t epoch, uint64_t head_seq, uint8_t *out, 
 int ky_msg_promote_resp_decode(const uint8_t *body, size_t len, uint64_t *epoch,
                                uint64_t *head_seq);
 
-/* SWITCHOVER: empty request. Response: u64 head_seq handed over, u64 write pause so far ms.
+/* DEGRADE and RESTORE_SYNC: empty requests; the response has PROMOTE's layout: u64 epoch,
+ * u64 seq of the mode_changed system entry that records the change.
+ * SWITCHOVER: empty request. Response: u64 head_seq handed over, u64 write pause so far ms.
  * REPL_HANDOVER (48 bytes, on the replication stream): u64 epoch, u64 head_seq, head hash:
  * the replica, holding exactly that head, starts epoch + 1 as the primary. */
 int ky_msg_switchover_resp_encode(uint64_t head_seq, uint64_t pause_ms, uint8_t *out, size_t cap,

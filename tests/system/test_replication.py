@@ -373,3 +373,38 @@ def test_switchover_under_load_loses_nothing(tmp_path):
     assert len(paid) == 4 * 24000 and len(set(paid)) == len(paid)  # each exactly once
     assert Ctl(p.replica.data).json("verify")[0]["ok"]
     assert Ctl(p.primary.data).json("verify")[0]["ok"]
+
+
+def test_degrade_and_restore_sync_are_explicit_and_recorded(tmp_path):
+    p = Pair(tmp_path, sync_timeout_ms=500).start()
+    try:
+        open_contracts(p.primary.port, 100000000501, 1)
+        p.replica.proc.send_signal(signal.SIGSTOP)
+        acked, errors = [], []
+        load(p.primary.port, 100000000501, acked, errors, threading.Event(), months=2)
+        assert not acked and set(errors) == {REPLICA_UNAVAILABLE}  # strict: never acked
+        r = ctl_remote(p.primary.port, "degrade")
+        assert r.returncode == 0, r.stderr
+        degraded_at = json.loads(r.stdout)["seq"]
+        load(p.primary.port, 100000000501, acked, errors, threading.Event(), months=3,
+             first_month=10)
+        assert len(acked) == 3  # standalone: acknowledged without the replica
+        st = ctl_remote(p.primary.port, "status")
+        assert json.loads(st.stdout)["mode"] == "standalone"
+        r = ctl_remote(p.primary.port, "restore-sync")
+        assert r.returncode == 1 and "has not caught up" in r.stderr  # replica still stopped
+        p.replica.proc.send_signal(signal.SIGCONT)
+        head = status(p.primary.port)["head_seq"]
+        wait_for(lambda: status(p.replica.port)["head_seq"] == head, "replica catch-up")
+        r = ctl_remote(p.primary.port, "restore-sync")
+        assert r.returncode == 0, r.stderr
+        restored_at = json.loads(r.stdout)["seq"]
+        assert json.loads(ctl_remote(p.primary.port, "status").stdout)["mode"] == "strict"
+        wait_for(lambda: status(p.replica.port)["head_seq"] == restored_at, "replicated")
+    finally:
+        p.kill()
+    for n in (p.primary, p.replica):
+        led = Ctl(n.data)
+        assert led.json("get", degraded_at)[0]["kind"] == "mode_changed"
+        assert led.json("get", restored_at)[0]["kind"] == "mode_changed"
+        assert led.json("verify")[0]["ok"]

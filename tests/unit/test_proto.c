@@ -147,7 +147,7 @@ static void test_header_body_limit(void **state) {
 
 static void test_unknown_type_passes_header(void **state) {
     (void)state;
-    uint8_t unknown[] = {0, 14, 15, 100, 254};
+    uint8_t unknown[] = {0, 16, 17, 100, 254};
     for (int i = 0; i < 5; i++) {
         size_t n;
         const uint8_t *body;
@@ -164,8 +164,8 @@ static void test_unknown_type_passes_header(void **state) {
     const char *names[] = {"HELLO",        "APPEND",       "GET",     "RANGE",
                            "CONTRACT",     "HISTORY",      "STATUS",  "REPL_SUBSCRIBE",
                            "REPL_ACK",     "REPL_ENTRIES", "PROMOTE", "SWITCHOVER",
-                           "REPL_HANDOVER"};
-    for (uint8_t t = 1; t <= 13; t++) {
+                           "REPL_HANDOVER", "DEGRADE",     "RESTORE_SYNC"};
+    for (uint8_t t = 1; t <= 15; t++) {
         ky_frame_header h = {.version = 1, .type = t};
         assert_true(ky_msg_type_known(t));
         assert_string_equal(ky_msg_type_name(t), names[t - 1]);
