@@ -21,7 +21,7 @@ static int promote_encode(kyosai_client *c, void *ctx, uint8_t *out, size_t cap,
     (void)c;
     const promote_ctx *p = ctx;
     return ky_msg_promote_encode(p->flags, out, cap, len) == KY_OK ? KYOSAI_OK
-                                                                    : KYOSAI_E_INVALID_ARG;
+                                                                   : KYOSAI_E_INVALID_ARG;
 }
 
 static int promote_decode(kyosai_client *c, void *ctx, const uint8_t *body, size_t len) {

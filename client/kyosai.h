@@ -65,9 +65,9 @@ extern "C" {
 #define KYOSAI_ENTRY_BYTES_MAX       (152u + 4096u) /* one encoded entry */
 #define KYOSAI_ENDPOINTS_MAX         8u
 #define KYOSAI_ERROR_TEXT_BYTES_MAX  (64u + 2u + 512u) /* kyosai_last_error */
-#define KYOSAI_ENDPOINT_BYTES_MAX    21u      /* "255.255.255.255:65535" */
-#define KYOSAI_CLIENT_NAME_BYTES_MAX 64u      /* printable ASCII */
-#define KYOSAI_READ_COUNT_MAX        1000u    /* count_max of range and history */
+#define KYOSAI_ENDPOINT_BYTES_MAX    21u               /* "255.255.255.255:65535" */
+#define KYOSAI_CLIENT_NAME_BYTES_MAX 64u               /* printable ASCII */
+#define KYOSAI_READ_COUNT_MAX        1000u             /* count_max of range and history */
 #define KYOSAI_INFLIGHT_REQUESTS_MAX 64u      /* pipelined appends sent and not yet received */
 #define KYOSAI_RETRY_COUNT_MAX       100u     /* largest retry_count_max */
 #define KYOSAI_TIMEOUT_MS_MAX        3600000u /* largest connect / request timeout: 1 hour */

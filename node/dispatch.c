@@ -24,11 +24,10 @@
 #define SMALL_BODY_BYTES_MAX 1024u
 #define ENTRY_BODY_BYTES_MAX (8u + KY_WIRE_ENTRY_BYTES_MAX)
 
-
 /* Reserves a frame in the output buffer, lets encode write the body in place, seals it.
  * On an encoding error nothing is queued and the error is returned (the caller answers). */
-int ky_server_respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id,
-                      size_t body_cap, encode_fn encode, void *ctx) {
+int ky_server_respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id, size_t body_cap,
+                      encode_fn encode, void *ctx) {
     if (c->state == KY_CONN_FREE || c->write_failed) return KY_OK;
     uint8_t *frame = ky_conn_out_reserve(c, KY_WIRE_HEADER_BYTES + body_cap);
     if (frame == NULL) {
@@ -83,7 +82,8 @@ void ky_server_send_error(ky_server *s, ky_conn *c, uint64_t request_id, int err
         message = full;
     }
     error_ctx e = {err, what, message};
-    int rc = ky_server_respond(s, c, KY_MSG_ERROR, request_id, SMALL_BODY_BYTES_MAX, encode_error, &e);
+    int rc =
+        ky_server_respond(s, c, KY_MSG_ERROR, request_id, SMALL_BODY_BYTES_MAX, encode_error, &e);
     KY_ASSERT(rc == KY_OK); /* bounded fields always fit SMALL_BODY_BYTES_MAX */
 }
 

@@ -16,11 +16,8 @@ static const struct {
     const char *name;
     uint8_t bit;
 } role_names[] = {
-    {"writer", KY_ROLE_WRITER},
-    {"reader", KY_ROLE_READER},
-    {"auditor", KY_ROLE_AUDITOR},
-    {"operator", KY_ROLE_OPERATOR},
-    {"replica", KY_ROLE_REPLICA},
+    {"writer", KY_ROLE_WRITER},     {"reader", KY_ROLE_READER},   {"auditor", KY_ROLE_AUDITOR},
+    {"operator", KY_ROLE_OPERATOR}, {"replica", KY_ROLE_REPLICA},
 };
 #define ROLE_NAME_COUNT (sizeof role_names / sizeof role_names[0])
 

@@ -10,7 +10,8 @@
  *     x25519:<64 hex>  <name>  <role>[,<role>...]
  *
  * Names are 1..KY_REGISTRY_NAME_BYTES_MAX bytes of [A-Za-z0-9._-]; roles are writer,
- * reader, auditor, operator, replica (the pinned key of the DR node). A key may appear once. The file is read at start-up.
+ * reader, auditor, operator, replica (the pinned key of the DR node). A key may appear once. The
+ * file is read at start-up.
  *
  * Role table (ky_role_allows): writer = append + reads; reader = reads; auditor = reads
  * (and proofs/checkpoints, which are read-only); operator = status and, later, drills,

@@ -28,9 +28,9 @@ typedef struct ky_repl_batch {
     struct ky_repl_batch *next;
     uint64_t first_seq;
     uint32_t count;
-    size_t bytes;       /* of data */
-    uint32_t *lens;     /* count entry lengths */
-    uint8_t data[];     /* entries back to back */
+    size_t bytes;   /* of data */
+    uint32_t *lens; /* count entry lengths */
+    uint8_t data[]; /* entries back to back */
 } ky_repl_batch;
 
 static uint64_t batch_last(const ky_repl_batch *b) {
@@ -39,8 +39,8 @@ static uint64_t batch_last(const ky_repl_batch *b) {
 
 /* ---- writer thread: the pre-commit hook -------------------------------------------------- */
 
-static void batch_hook(void *ctx, uint64_t first_seq, uint32_t count,
-                       const uint8_t *const *entries, const uint32_t *entry_bytes) {
+static void batch_hook(void *ctx, uint64_t first_seq, uint32_t count, const uint8_t *const *entries,
+                       const uint32_t *entry_bytes) {
     ky_server *s = ctx;
     size_t bytes = 0;
     for (uint32_t i = 0; i < count; i++) bytes += entry_bytes[i];
@@ -65,8 +65,10 @@ static void batch_hook(void *ctx, uint64_t first_seq, uint32_t count,
     if (b == NULL) {
         s->outbox_overflow = true; /* the loop falls back to reading LMDB */
     } else {
-        if (s->outbox_tail) s->outbox_tail->next = b;
-        else s->outbox_head = b;
+        if (s->outbox_tail)
+            s->outbox_tail->next = b;
+        else
+            s->outbox_head = b;
         s->outbox_tail = b;
         s->outbox_bytes += bytes;
     }
@@ -241,8 +243,10 @@ bool ky_repl_hold(ky_server *s, ky_append_req *r) {
     r->hold_seq = need;
     r->hold_deadline_ms = ky_server_now_ms(s) + s->cfg.sync_timeout_ms;
     r->next = NULL;
-    if (s->held_tail) s->held_tail->next = r;
-    else s->held_head = r;
+    if (s->held_tail)
+        s->held_tail->next = r;
+    else
+        s->held_head = r;
     s->held_tail = r;
     s->held_count++;
     return true;
@@ -310,8 +314,8 @@ static int prefix_check(ky_server *s, const ky_msg_repl_subscribe *m, char *why,
     ky_ledger_head h;
     ky_ledger_head_get(s->ledger, &h);
     if (m->epoch > h.epoch) {
-        snprintf(why, cap, "replica epoch %" PRIu64 " is above this primary's %" PRIu64,
-                 m->epoch, h.epoch);
+        snprintf(why, cap, "replica epoch %" PRIu64 " is above this primary's %" PRIu64, m->epoch,
+                 h.epoch);
         return KY_E_NOT_PRIMARY;
     }
     if (m->head_seq == 0) return KY_OK;
@@ -321,22 +325,25 @@ static int prefix_check(ky_server *s, const ky_msg_repl_subscribe *m, char *why,
     if (m->head_seq > h.seq ||
         ky_ledger_get(s->ledger, m->head_seq, buf, sizeof buf, &len) != KY_OK ||
         ky_entry_decode(buf, len, &e) != KY_OK) {
-        snprintf(why, cap, "replica head seq %" PRIu64 " is beyond this primary's head %" PRIu64
-                 "; it must quarantine its tail", m->head_seq, h.seq);
+        snprintf(why, cap,
+                 "replica head seq %" PRIu64 " is beyond this primary's head %" PRIu64
+                 "; it must quarantine its tail",
+                 m->head_seq, h.seq);
         return KY_E_CHAIN_BROKEN;
     }
     uint8_t leaf[KY_HASH_BYTES];
     ky_entry_leaf_hash(buf, len, leaf);
     if (memcmp(leaf, m->head_hash, KY_HASH_BYTES) != 0) {
-        snprintf(why, cap, "replica entry %" PRIu64 " differs from this primary's; the replica "
-                 "has diverged and must quarantine its tail", m->head_seq);
+        snprintf(why, cap,
+                 "replica entry %" PRIu64 " differs from this primary's; the replica "
+                 "has diverged and must quarantine its tail",
+                 m->head_seq);
         return KY_E_CHAIN_BROKEN;
     }
     return KY_OK;
 }
 
-void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
-                          const uint8_t *body) {
+void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
     ky_msg_repl_subscribe m;
     int rc = ky_msg_repl_subscribe_decode(body, h->body_bytes, &m);
     char why[200] = "";
@@ -346,9 +353,10 @@ void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
     }
     if (rc == KY_OK) rc = prefix_check(s, &m, why, sizeof why);
     if (rc != KY_OK) {
-        ky_log("warn", "replica refused", "conn=%" PRIu64 " client=%s error=%s why=\"%s\"",
-               c->gen, c->client_name, ky_errname(rc), why);
-        ky_server_send_error(s, c, h->request_id, rc, "replication", why[0] ? why : ky_strerror(rc));
+        ky_log("warn", "replica refused", "conn=%" PRIu64 " client=%s error=%s why=\"%s\"", c->gen,
+               c->client_name, ky_errname(rc), why);
+        ky_server_send_error(s, c, h->request_id, rc, "replication",
+                             why[0] ? why : ky_strerror(rc));
         return;
     }
     ky_conn *old = subscriber(s);
@@ -361,8 +369,9 @@ void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
     s->durable_seq = m.head_seq > s->durable_seq ? m.head_seq : s->durable_seq;
     s->acked_sent = 0;
     s->last_ack_ms = ky_server_now_ms(s);
-    ky_log("info", "replica subscribed", "conn=%" PRIu64 " client=%s peer=%s head_seq=%" PRIu64
-           " epoch=%" PRIu64, c->gen, c->client_name, c->peer, m.head_seq, m.epoch);
+    ky_log("info", "replica subscribed",
+           "conn=%" PRIu64 " client=%s peer=%s head_seq=%" PRIu64 " epoch=%" PRIu64, c->gen,
+           c->client_name, c->peer, m.head_seq, m.epoch);
     release(s, false);
     pump(s);
 }
@@ -418,8 +427,7 @@ void ky_repl_status(ky_server *s, const ky_ledger_head *h, ky_msg_status_resp *m
         m->mode = s->sync_strict ? KY_WIRE_MODE_STRICT : KY_WIRE_MODE_STANDALONE;
         m->replica_durable_seq = s->durable_seq;
         m->replica_lag_entries = h->seq > s->durable_seq ? h->seq - s->durable_seq : 0;
-        m->replica_lag_ms =
-            m->replica_lag_entries > 0 ? ky_server_now_ms(s) - s->last_ack_ms : 0;
+        m->replica_lag_ms = m->replica_lag_entries > 0 ? ky_server_now_ms(s) - s->last_ack_ms : 0;
         m->peer_connected = subscriber(s) != NULL;
     }
 }

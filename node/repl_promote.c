@@ -52,18 +52,22 @@ static int guard(ky_server *s, uint8_t flags, const ky_ledger_head *h, char *why
         return KY_E_PROMOTE_REFUSED;
     }
     if (ky_repl_replica_streaming(s->replica)) {
-        snprintf(why, cap, "this replica is still streaming from a live primary at %s; "
-                 "promoting it would make two primaries", s->cfg.peer_addr);
+        snprintf(why, cap,
+                 "this replica is still streaming from a live primary at %s; "
+                 "promoting it would make two primaries",
+                 s->cfg.peer_addr);
         return KY_E_PROMOTE_REFUSED;
     }
     if (h->seq == 0) {
-        snprintf(why, cap, "this node holds no entries (new or wiped: a new identity); it must "
+        snprintf(why, cap,
+                 "this node holds no entries (new or wiped: a new identity); it must "
                  "catch up from the primary before it can be promoted");
         return KY_E_PROMOTE_REFUSED;
     }
     uint64_t acked = h->acked_seq > h->peer_acked_seq ? h->acked_seq : h->peer_acked_seq;
     if (acked > h->seq && !(flags & KY_PROMOTE_ACCEPT_LOSS)) {
-        snprintf(why, cap, "entries %" PRIu64 "..%" PRIu64 " were acknowledged to clients but "
+        snprintf(why, cap,
+                 "entries %" PRIu64 "..%" PRIu64 " were acknowledged to clients but "
                  "are missing here; let it catch up, or pass --accept-loss to lose them",
                  h->seq + 1, acked);
         return KY_E_PROMOTE_REFUSED;
@@ -82,8 +86,7 @@ static void become_primary(ky_server *s, bool strict) {
     ky_repl_primary_activate(s);
 }
 
-void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
-                        const uint8_t *body) {
+void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr, const uint8_t *body) {
     uint8_t flags = 0;
     int rc = ky_msg_promote_decode(body, hdr->body_bytes, &flags);
     if (rc != KY_OK) {
@@ -99,16 +102,17 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
         s->replica = NULL;
         ky_ledger_head_get(s->ledger, &h); /* it may have applied one more batch */
         rc = ky_ledger_epoch_begin(s->ledger, h.epoch + 1, NULL);
-        if (rc != KY_OK) snprintf(why, sizeof why, "cannot start the new epoch: %s",
-                                  ky_strerror(rc));
+        if (rc != KY_OK)
+            snprintf(why, sizeof why, "cannot start the new epoch: %s", ky_strerror(rc));
         uint64_t acked = h.acked_seq > h.peer_acked_seq ? h.acked_seq : h.peer_acked_seq;
         if (rc == KY_OK && acked > h.seq) { /* --accept-loss: the ledger says so */
             char text[200];
-            int n = snprintf(text, sizeof text, "entries %" PRIu64 "..%" PRIu64 " acknowledged "
-                             "by the previous primary were lost; accepted by %s", h.seq + 1,
-                             acked, c->client_name);
-            rc = ky_ledger_system_append(s->ledger, KY_KIND_LOSS_ACCEPTED, 0,
-                                         (const uint8_t *)text, (uint32_t)n, NULL);
+            int n = snprintf(text, sizeof text,
+                             "entries %" PRIu64 "..%" PRIu64 " acknowledged "
+                             "by the previous primary were lost; accepted by %s",
+                             h.seq + 1, acked, c->client_name);
+            rc = ky_ledger_system_append(s->ledger, KY_KIND_LOSS_ACCEPTED, 0, (const uint8_t *)text,
+                                         (uint32_t)n, NULL);
             ky_log("error", "promotion accepted a loss", "text=\"%s\"", text);
         }
     }
@@ -119,9 +123,9 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr,
     }
     ky_ledger_head_get(s->ledger, &h);
     become_primary(s, false); /* standalone until the old primary rejoins as replica */
-    ky_log("warn", "promoted to primary", "client=%s epoch=%" PRIu64 " head_seq=%" PRIu64
-           " mode=standalone accept_loss=%s", c->client_name, h.epoch, h.seq,
-           (flags & KY_PROMOTE_ACCEPT_LOSS) ? "yes" : "no");
+    ky_log("warn", "promoted to primary",
+           "client=%s epoch=%" PRIu64 " head_seq=%" PRIu64 " mode=standalone accept_loss=%s",
+           c->client_name, h.epoch, h.seq, (flags & KY_PROMOTE_ACCEPT_LOSS) ? "yes" : "no");
     promote_resp p = {h.epoch, h.seq};
     ky_server_respond(s, c, KY_MSG_PROMOTE, hdr->request_id, KY_MSG_PROMOTE_RESP_BYTES,
                       encode_promote, &p);
@@ -147,9 +151,9 @@ static void higher_epoch_cb(struct ev_loop *loop, ev_async *w, int revents) {
     if (s->repl_role != KY_REPL_PRIMARY) return;
     ky_ledger_head h;
     ky_ledger_head_get(s->ledger, &h);
-    ky_log("warn", "stepping down: the peer was promoted", "peer=%s epoch=%" PRIu64
-           " head_seq=%" PRIu64 " held_appends=%" PRIu64, s->cfg.peer_addr, h.epoch, h.seq,
-           s->held_count);
+    ky_log("warn", "stepping down: the peer was promoted",
+           "peer=%s epoch=%" PRIu64 " head_seq=%" PRIu64 " held_appends=%" PRIu64, s->cfg.peer_addr,
+           h.epoch, h.seq, s->held_count);
     s->repl_role = KY_REPL_REPLICA;
     ky_repl_fail_held(s, KY_E_NOT_PRIMARY);
     ev_timer_start(s->loop, &s->stepdown_timer);
@@ -170,8 +174,8 @@ static void switch_answer(ky_server *s, int err, uint64_t head_seq) {
         return;
     }
     promote_resp p = {head_seq, pause};
-    ky_server_respond(s, c, KY_MSG_SWITCHOVER, s->switch_request_id,
-                      KY_MSG_SWITCHOVER_RESP_BYTES, encode_promote, &p);
+    ky_server_respond(s, c, KY_MSG_SWITCHOVER, s->switch_request_id, KY_MSG_SWITCHOVER_RESP_BYTES,
+                      encode_promote, &p);
 }
 
 /* Degrade / restore-sync, run with the writer idle: the mode change is a system entry
@@ -216,8 +220,8 @@ static void switch_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     }
     bool drained = ky_writer_pending(s->writer) == 0 && s->held_count == 0;
     if (drained && s->durable_seq == h.seq && ky_repl_send_handover(s) == KY_OK) {
-        ky_log("warn", "switchover: handed over", "head_seq=%" PRIu64 " pause_ms=%" PRIu64,
-               h.seq, ky_server_now_ms(s) - s->switch_started_ms);
+        ky_log("warn", "switchover: handed over", "head_seq=%" PRIu64 " pause_ms=%" PRIu64, h.seq,
+               ky_server_now_ms(s) - s->switch_started_ms);
         s->repl_role = KY_REPL_REPLICA; /* appends now get NOT_PRIMARY */
         switch_answer(s, KY_OK, h.seq);
         ev_timer_start(s->loop, &s->stepdown_timer); /* then follow the new primary */
@@ -232,9 +236,12 @@ static void switch_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 void ky_repl_on_switchover(ky_server *s, ky_conn *c, const ky_frame_header *h) {
     const char *why = NULL;
-    if (s->repl_role != KY_REPL_PRIMARY) why = "this node is not the primary";
-    else if (s->switching) why = "a switchover is already in progress";
-    else if (!s->sub_active) why = "no replica is streaming from this primary";
+    if (s->repl_role != KY_REPL_PRIMARY)
+        why = "this node is not the primary";
+    else if (s->switching)
+        why = "a switchover is already in progress";
+    else if (!s->sub_active)
+        why = "no replica is streaming from this primary";
     else if (s->cfg.peer_addr[0] == '\0')
         why = "replication.peer_addr is not set, so this node could not follow the new primary";
     if (why != NULL) {
@@ -264,9 +271,10 @@ void ky_repl_on_mode_change(ky_server *s, ky_conn *c, const ky_frame_header *h) 
     } else if (restore == s->sync_strict) {
         why = restore ? "already in strict synchronous mode" : "already standalone";
     } else if (restore && (!s->sub_active || s->durable_seq < head.seq)) {
-        snprintf(buf, sizeof buf, "the replica has not caught up (%s, durable seq %" PRIu64
-                 " of %" PRIu64 "); retry when it has", s->sub_active ? "streaming" :
-                 "not connected", s->durable_seq, head.seq);
+        snprintf(buf, sizeof buf,
+                 "the replica has not caught up (%s, durable seq %" PRIu64 " of %" PRIu64
+                 "); retry when it has",
+                 s->sub_active ? "streaming" : "not connected", s->durable_seq, head.seq);
         why = buf;
     }
     if (why != NULL) {

@@ -28,29 +28,34 @@
 #include "repl.h"
 
 #define KY_REPL_SILENCE_MS 1500u /* no frame for this long: reconnect */
-#define KY_REPL_BLOBS_MAX  (KY_WIRE_FRAME_BODY_BYTES_MAX / (KY_MSG_COUNT_BYTES + KY_ENTRY_HEADER_BYTES))
+#define KY_REPL_BLOBS_MAX                                                                          \
+    (KY_WIRE_FRAME_BODY_BYTES_MAX / (KY_MSG_COUNT_BYTES + KY_ENTRY_HEADER_BYTES))
 
 struct ky_repl_replica {
     pthread_t thread;
-    struct ev_loop *loop;  /* the node's loop, for the handover signal */
-    ev_async *handover;    /* signalled when the primary hands over */
-    atomic_bool stop;      /* set by ky_repl_replica_stop */
-    atomic_bool streaming; /* subscribed and applying */
+    struct ev_loop *loop;    /* the node's loop, for the handover signal */
+    ev_async *handover;      /* signalled when the primary hands over */
+    atomic_bool stop;        /* set by ky_repl_replica_stop */
+    atomic_bool streaming;   /* subscribed and applying */
     atomic_bool handed_over; /* the primary handed over: the thread has ended */
     ky_ledger *ledger;
     char addr[64];
-    char key_file[512];    /* the node's own channel key ("" in plaintext mode) */
-    char peer_key[512]; /* pinned */
-    ky_wire_blob *blobs;   /* decode scratch, KY_REPL_BLOBS_MAX */
+    char key_file[512];  /* the node's own channel key ("" in plaintext mode) */
+    char peer_key[512];  /* pinned */
+    ky_wire_blob *blobs; /* decode scratch, KY_REPL_BLOBS_MAX */
     const uint8_t **ptrs;
     uint32_t *lens;
 };
 
 int ky_repl_role_parse(const char *text, ky_repl_role *out) {
-    if (strcmp(text, "standalone") == 0) *out = KY_REPL_STANDALONE;
-    else if (strcmp(text, "primary") == 0) *out = KY_REPL_PRIMARY;
-    else if (strcmp(text, "replica") == 0) *out = KY_REPL_REPLICA;
-    else return KY_E_INVALID_ARG;
+    if (strcmp(text, "standalone") == 0)
+        *out = KY_REPL_STANDALONE;
+    else if (strcmp(text, "primary") == 0)
+        *out = KY_REPL_PRIMARY;
+    else if (strcmp(text, "replica") == 0)
+        *out = KY_REPL_REPLICA;
+    else
+        return KY_E_INVALID_ARG;
     return KY_OK;
 }
 
@@ -150,8 +155,10 @@ static int reconcile(ky_repl_replica *r, kyosai_client *c) {
         bool same = false;
         rc = same_at(r, c, mid, &same);
         if (rc != KY_OK) return rc;
-        if (same) lo = mid;
-        else hi = mid - 1;
+        if (same)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     if (lo == 0) {
         ky_log("error", "replica shares no history with the primary",
@@ -162,12 +169,15 @@ static int reconcile(ky_repl_replica *r, kyosai_client *c) {
     uint64_t moved = 0;
     rc = ky_ledger_quarantine_tail(r->ledger, lo, false, &moved);
     if (rc != KY_OK) {
-        ky_log("error", "cannot quarantine the diverged tail", "keep_through_seq=%" PRIu64
-               " head_seq=%" PRIu64 " error=%s", lo, h.seq, ky_errname(rc));
+        ky_log("error", "cannot quarantine the diverged tail",
+               "keep_through_seq=%" PRIu64 " head_seq=%" PRIu64 " error=%s", lo, h.seq,
+               ky_errname(rc));
         return rc;
     }
-    ky_log("warn", "diverged tail quarantined", "kept_through_seq=%" PRIu64 " moved=%" PRIu64
-           " hint=\"kyosaictl quarantine lists them\"", lo, moved);
+    ky_log("warn", "diverged tail quarantined",
+           "kept_through_seq=%" PRIu64 " moved=%" PRIu64
+           " hint=\"kyosaictl quarantine lists them\"",
+           lo, moved);
     return KY_OK;
 }
 
@@ -215,8 +225,7 @@ static int stream(ky_repl_replica *r, kyosai_client *c) {
             rc = KYOSAI_E_PROTOCOL;
             break;
         }
-        if (!atomic_load(&r->streaming))
-            ky_log("info", "replica streaming", "primary=%s", r->addr);
+        if (!atomic_load(&r->streaming)) ky_log("info", "replica streaming", "primary=%s", r->addr);
         atomic_store(&r->streaming, true);
         int arc = apply(r, resp.body, resp.hdr->body_bytes);
         if (arc != KY_OK) {
@@ -258,7 +267,8 @@ int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger
                           struct ev_loop *loop, ev_async *handover, char *err, size_t cap) {
     *out = NULL;
     if (cfg->peer_addr[0] == '\0' || (!cfg->plaintext && cfg->peer_key[0] == '\0')) {
-        snprintf(err, cap, "replication.role = replica needs replication.peer_addr and "
+        snprintf(err, cap,
+                 "replication.role = replica needs replication.peer_addr and "
                  "replication.peer_key");
         return KY_E_INVALID_ARG;
     }
@@ -339,8 +349,8 @@ static void *watch_main(void *arg) {
         if (c != NULL && kyosai_status_get(c, &st) == KYOSAI_OK &&
             ky_ledger_head_get(w->ledger, &h) == KY_OK && st.role == KY_WIRE_ROLE_PRIMARY &&
             st.epoch > h.epoch) {
-            ky_log("warn", "peer is primary at a higher epoch", "peer=%s peer_epoch=%" PRIu64
-                   " epoch=%" PRIu64, w->addr, st.epoch, h.epoch);
+            ky_log("warn", "peer is primary at a higher epoch",
+                   "peer=%s peer_epoch=%" PRIu64 " epoch=%" PRIu64, w->addr, st.epoch, h.epoch);
             ev_async_send(w->loop, w->higher_epoch);
             break;
         }

@@ -392,8 +392,11 @@ int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *er
     if (rc == KY_OK) {
         ky_repl_role role = KY_REPL_STANDALONE;
         rc = ky_repl_role_parse(cfg->role, &role);
-        if (rc != KY_OK) snprintf(err, cap, "replication.role '%s' is not standalone, primary or "
-                                  "replica", cfg->role);
+        if (rc != KY_OK)
+            snprintf(err, cap,
+                     "replication.role '%s' is not standalone, primary or "
+                     "replica",
+                     cfg->role);
         s->repl_role = (int)role;
     }
     if (rc == KY_OK) rc = listen_on(cfg, &s->listen_fd, err, cap);

@@ -88,13 +88,13 @@ struct ky_server {
     uint64_t handshakes_ok, handshakes_refused, role_refusals; /* counters */
     uint64_t refusal_log_ms; /* last "half-open limit" log line, ms */
     /* replication (repl_primary.c, repl_replica.c) */
-    int repl_role;                        /* ky_repl_role */
-    bool repl_opened;                     /* ky_repl_primary_open ran */
-    bool sync_strict;                     /* primary: answers wait for the replica */
-    pthread_mutex_t outbox_mu;            /* guards outbox_* (writer hook vs loop) */
+    int repl_role;                                   /* ky_repl_role */
+    bool repl_opened;                                /* ky_repl_primary_open ran */
+    bool sync_strict;                                /* primary: answers wait for the replica */
+    pthread_mutex_t outbox_mu;                       /* guards outbox_* (writer hook vs loop) */
     struct ky_repl_batch *outbox_head, *outbox_tail; /* batches from the writer hook */
-    size_t outbox_bytes;                  /* bytes in the outbox */
-    bool outbox_overflow;                 /* batches were dropped: read LMDB instead */
+    size_t outbox_bytes;                             /* bytes in the outbox */
+    bool outbox_overflow;                            /* batches were dropped: read LMDB instead */
     struct ky_repl_batch *pending;        /* loop-only: batches not yet sent, seq order */
     ev_async repl_async;                  /* writer hook -> loop */
     ev_timer repl_timer;                  /* hold-queue deadlines */
@@ -153,8 +153,7 @@ void ky_repl_primary_close(ky_server *s);
 /* Takes a completed append into the hold queue when the replica does not yet hold every
  * seq of its answer; false: answer it now. */
 bool ky_repl_hold(ky_server *s, ky_append_req *r);
-void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h,
-                          const uint8_t *body);
+void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 void ky_repl_on_ack(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);
 /* The subscribed connection is going away. */
 void ky_repl_conn_closed(ky_server *s, ky_conn *c);
@@ -176,8 +175,8 @@ int ky_repl_send_handover(ky_server *s);
 
 /* dispatch.c */
 typedef int (*encode_fn)(void *ctx, uint8_t *out, size_t cap, size_t *len);
-int ky_server_respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id,
-                      size_t body_cap, encode_fn encode, void *ctx);
+int ky_server_respond(ky_server *s, ky_conn *c, uint8_t type, uint64_t request_id, size_t body_cap,
+                      encode_fn encode, void *ctx);
 void ky_server_answer_append(ky_server *s, ky_append_req *r, int err);
 /* Handles one whole, checksum-verified frame. */
 void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body);

@@ -135,9 +135,9 @@ _Static_assert(KY_MSG_HELLO_RESP_BYTES == 2 + 1 + 8 + KY_WIRE_NODE_ID_BYTES + 8 
 _Static_assert(KY_MSG_RANGE_BYTES == 8 + 8 + 4 && KY_MSG_HISTORY_BYTES == 8 + 8 + 4,
                "RANGE and HISTORY requests: two u64, one u32");
 _Static_assert(KY_MSG_APPEND_RESULT_BYTES == 2 + 2 + 8, "APPEND result: status, flags, seq");
-_Static_assert(KY_MSG_STATUS_RESP_BYTES ==
-                   1 + 8 + 8 + 2 * KY_WIRE_HASH_BYTES + KY_WIRE_NODE_ID_BYTES + 8 + 4 + 4 * 8 +
-                       1 + 5 * 8 + 1,
+_Static_assert(KY_MSG_STATUS_RESP_BYTES == 1 + 8 + 8 + 2 * KY_WIRE_HASH_BYTES +
+                                               KY_WIRE_NODE_ID_BYTES + 8 + 4 + 4 * 8 + 1 + 5 * 8 +
+                                               1,
                "STATUS response layout");
 _Static_assert(KY_MSG_ERROR_FIXED_BYTES == 2 + 1 + 2, "ERROR: status, what_len, msg_len");
 

@@ -84,14 +84,14 @@ typedef enum ky_wire_role {
 #define KY_MSG_ERROR_FIXED_BYTES        5u /* status, what_len, msg_len */
 #define KY_MSG_REPL_SUBSCRIBE_BYTES     72u
 #define KY_MSG_REPL_ACK_BYTES           48u
-#define KY_MSG_REPL_ENTRIES_FIXED_BYTES 28u /* epoch, acked_seq, first_seq, count */
-#define KY_MSG_PROMOTE_BYTES            1u  /* flags */
-#define KY_MSG_PROMOTE_RESP_BYTES       16u /* epoch, head_seq */
-#define KY_MSG_SWITCHOVER_RESP_BYTES    16u /* head_seq handed over, pause_ms */
-#define KY_MSG_REPL_HANDOVER_BYTES      48u /* epoch, head_seq, head_hash */
+#define KY_MSG_REPL_ENTRIES_FIXED_BYTES 28u  /* epoch, acked_seq, first_seq, count */
+#define KY_MSG_PROMOTE_BYTES            1u   /* flags */
+#define KY_MSG_PROMOTE_RESP_BYTES       16u  /* epoch, head_seq */
+#define KY_MSG_SWITCHOVER_RESP_BYTES    16u  /* head_seq handed over, pause_ms */
+#define KY_MSG_REPL_HANDOVER_BYTES      48u  /* epoch, head_seq, head_hash */
 #define KY_PROMOTE_FORCE                0x1u /* failover: the primary is gone */
 #define KY_PROMOTE_ACCEPT_LOSS          0x2u /* promote even if behind the acked seq */
-#define KY_MSG_COUNT_BYTES              4u /* u32 count / u32 length prefix */
+#define KY_MSG_COUNT_BYTES              4u   /* u32 count / u32 length prefix */
 
 _Static_assert(KY_MSG_COUNT_BYTES + KY_WIRE_BATCH_COUNT_MAX * KY_MSG_APPEND_EVENT_FIXED_BYTES <=
                    KY_WIRE_FRAME_BODY_BYTES_MAX,
@@ -392,8 +392,7 @@ int ky_msg_repl_ack_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out
  * (returns KY_E_BUFFER_TOO_SMALL when the next entry does not fit: send what is there; the
  * body is then unchanged). Asserted: entry_bytes in 1..KY_WIRE_ENTRY_BYTES_MAX, and a
  * first_seq >= 1 once entries are added. */
-int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_t cap,
-                              size_t *len);
+int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_t cap, size_t *len);
 int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *entry,
                           uint32_t entry_bytes);
 
