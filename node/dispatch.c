@@ -324,6 +324,8 @@ void ky_server_complete_appends(ky_server *s) {
 void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
     int rc = ky_msg_header_check(h);
     if (rc == KY_OK && (h->flags & KY_FRAME_FLAG_RESPONSE)) rc = KY_E_FRAME_TYPE;
+    if (rc == KY_OK && (h->type == KY_MSG_REPL_ENTRIES || h->type == KY_MSG_REPL_HANDOVER))
+        rc = KY_E_FRAME_TYPE; /* primary-to-replica messages are never requests */
     if (rc != KY_OK) {
         char msg[96];
         snprintf(msg, sizeof msg, "message type %u is not a request this node serves", h->type);

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# demo.sh — `make demo`: kyosai-ledger end to end, on real LMDB files and real TCP.
-# Creates a ledger and channel keys, starts a real kyosaid on loopback with the Noise
-# channel on, posts a realistic sample (both
-# schemes, a year of monthly premiums) through the client library, shows the node's status
-# and a few contracts over the network, shows refusals with their reasons, stops the node
-# cleanly, verifies the whole ledger offline, checks derived state against a replay, then
-# tampers with copies and shows that verify names the altered entry. Later versions run a
-# primary and a DR node here, with a failover drill.
+# demo.sh — `make demo`: kyosai-ledger end to end, on real LMDB files, real processes and
+# real (encrypted) TCP on loopback. A primary and a DR replica are started with pinned
+# Noise keys and synchronous replication; a realistic sample (both schemes, a year of
+# monthly premiums) is posted through the client library; the pair's status, a few
+# contracts, refusals and access control are shown; a switchover drill runs there and back
+# and prints its report (RTO, RPO, heads, chains); both nodes are stopped and audited
+# offline; finally copies of the ledger are tampered with to show what verify catches.
 set -euo pipefail
 BUILD=${1:-build}
 CTL="$BUILD/kyosaictl"
@@ -14,55 +13,74 @@ KYOSAID="$BUILD/kyosaid"
 PY=${PYTHON:-/usr/bin/python3}  # Debian's python3, with python3-xxhash from make deps
 CONTRACTS=${KY_DEMO_CONTRACTS:-3000}
 DIR=$(mktemp -d /tmp/kyosai-demo-XXXXXX)
-L="$DIR/ledger"
+L="$DIR/primary"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-step "1. Create a ledger (LMDB, epoch 1)"
+step "1. Create the primary's ledger (epoch 1) and an empty ledger for the DR replica"
 run "$CTL" --data "$L" init
+run "$CTL" --data "$DIR/dr" init --replica
 
 step "2. Generate a realistic sample: $CONTRACTS contracts, 12 months of premiums"
 run "$CTL" sample --contracts "$CONTRACTS" --months 12 --seed 2026 > "$DIR/sample.jsonl"
 echo "$(wc -l < "$DIR/sample.jsonl") events; first lines:"
 head -n 3 "$DIR/sample.jsonl"
 
-step "3. Keys for the secure channel: the node's, and one per client role"
+step "3. Keys for the secure channel: one per node, one per client role"
 K="$DIR/keys"
 mkdir -p "$K"
-run "$CTL" keygen --channel --out "$K/node"
-for who in poster:writer callcentre:reader; do
+run "$CTL" keygen --channel --out "$K/primary"
+"$CTL" keygen --channel --out "$K/dr" 2>/dev/null >/dev/null
+for who in poster:writer callcentre:reader ops:writer,operator; do
   "$CTL" keygen --channel --out "$K/${who%%:*}" 2>/dev/null > "$K/${who%%:*}.line"
   echo "$(cat "$K/${who%%:*}.line") demo-${who%%:*} ${who#*:}" >> "$K/clients"
 done
-echo "client registry ($K/clients): public key, name, role"
-sed 's/^\(x25519:.\{12\}\)[0-9a-f]*/\1.../' "$K/clients"
+# each node pins the other node's key with the replica role (either may stream from the other)
+{ cat "$K/clients"; echo "$(cat "$K/dr.pub") dr-node replica"; } > "$K/clients-primary"
+{ cat "$K/clients"; echo "$(cat "$K/primary.pub") primary-node replica"; } > "$K/clients-dr"
+echo "client registry of the primary ($K/clients-primary): public key, name, roles"
+sed 's/^\(x25519:.\{12\}\)[0-9a-f]*/\1.../' "$K/clients-primary"
 
-PORT=${KY_DEMO_PORT:-$((17400 + RANDOM % 1000))}
-SERVER="127.0.0.1:$PORT"
-step "4. Start a real node (kyosaid) on $SERVER, Noise-encrypted, keys pinned"
-NODE_ARGS=(--set node.data_dir="$L" --set node.listen_port="$PORT"
-           --set security.key_file="$K/node.key" --set security.clients_file="$K/clients")
-printf '$ %s\n' "$KYOSAID ${NODE_ARGS[*]} &" >&2
-"$KYOSAID" "${NODE_ARGS[@]}" 2> "$DIR/kyosaid.log" &
-NODE_PID=$!
-trap 'kill $NODE_PID 2>/dev/null || true' EXIT
-# every kyosaictl call below connects as the writer unless it says otherwise
-export KYOSAI_KEY="$K/poster.key" KYOSAI_SERVER_KEY="$K/node.pub"
-echo "(KYOSAI_KEY=$KYOSAI_KEY KYOSAI_SERVER_KEY=$KYOSAI_SERVER_KEY for the commands below)"
-for _ in $(seq 50); do "$CTL" --server "$SERVER" status >/dev/null 2>&1 && break; sleep 0.1; done
-head -n 2 "$DIR/kyosaid.log" | cut -c1-160
+BASE=${KY_DEMO_PORT:-$((17400 + RANDOM % 1000))}
+P_ADDR="127.0.0.1:$BASE"
+DR_ADDR="127.0.0.1:$((BASE + 1))"
+BOTH="$P_ADDR,$DR_ADDR"
+step "4. Start the primary on $P_ADDR and the DR replica on $DR_ADDR (strict synchronous)"
+P_ARGS=(--set node.data_dir="$L" --set node.listen_port="$BASE"
+        --set security.key_file="$K/primary.key" --set security.clients_file="$K/clients-primary"
+        --set replication.role=primary --set replication.peer_addr="$DR_ADDR"
+        --set replication.peer_key="$K/dr.pub")
+DR_ARGS=(--set node.data_dir="$DIR/dr" --set node.listen_port="$((BASE + 1))"
+         --set security.key_file="$K/dr.key" --set security.clients_file="$K/clients-dr"
+         --set replication.role=replica --set replication.peer_addr="$P_ADDR"
+         --set replication.peer_key="$K/primary.pub")
+printf '$ %s\n' "$KYOSAID ${P_ARGS[*]} &" >&2
+"$KYOSAID" "${P_ARGS[@]}" 2> "$DIR/primary.log" &
+P_PID=$!
+printf '$ %s\n' "$KYOSAID ${DR_ARGS[*]} &" >&2
+"$KYOSAID" "${DR_ARGS[@]}" 2> "$DIR/dr.log" &
+DR_PID=$!
+trap 'kill $P_PID $DR_PID 2>/dev/null || true' EXIT
+# every kyosaictl call below connects as the poster (writer) unless it says otherwise
+export KYOSAI_KEY="$K/poster.key" KYOSAI_SERVER_KEY="$K/primary.pub,$K/dr.pub"
+echo "(KYOSAI_KEY=$KYOSAI_KEY KYOSAI_SERVER_KEY=<both nodes' keys> for the commands below)"
+for _ in $(seq 100); do grep -q 'replica streaming' "$DIR/dr.log" && break; sleep 0.1; done
+grep -h 'secure channel on\|replica subscribed\|replica streaming' "$DIR/primary.log" \
+  "$DIR/dr.log" | cut -c1-150
 
-step "5. Post the sample through libkyosai (batches of 1,000; the node group-commits them)"
+SERVER="$BOTH"
+step "5. Post the sample through libkyosai; each append is acknowledged once both nodes hold it"
 run "$CTL" --server "$SERVER" post "$DIR/sample.jsonl"
 echo "posting the same file again writes nothing (idempotency keys):"
 run "$CTL" --server "$SERVER" post "$DIR/sample.jsonl"
 
-step "6. The node's status and a few contracts, over the network"
-run "$CTL" --server "$SERVER" status
+step "6. Both nodes side by side, and a few contracts read over the network"
+KYOSAI_KEY="$K/ops.key" run "$CTL" --server "$BOTH" status
 SHOKIBO=$(grep -m1 '"scheme":"shokibo"' "$DIR/sample.jsonl" | sed 's/.*"contract":\([0-9]*\).*/\1/')
 SAFETY=$(grep -m1 '"scheme":"safety"' "$DIR/sample.jsonl" | sed 's/.*"contract":\([0-9]*\).*/\1/')
 run "$CTL" --server "$SERVER" contract "$SHOKIBO"
-run "$CTL" --server "$SERVER" contract "$SAFETY"
+run "$CTL" --server "$DR_ADDR" --server-key "$K/dr.pub" contract "$SAFETY"
+echo "(read from the DR replica: auditors and reports may use it)"
 run "$CTL" --server "$SERVER" history "$SAFETY" --limit 3
 
 step "7. Bad input: every refusal names its rule, and writes nothing"
@@ -74,30 +92,41 @@ cat > "$DIR/bad.jsonl" <<JSON
 {"kind":"premium_paid","scheme":"shokibo","contract":$SHOKIBO,"amount":"forty-two"}
 JSON
 run "$CTL" --server "$SERVER" post "$DIR/bad.jsonl" || echo "(exit $? — refusals reported above)"
+run "$CTL" --server "$DR_ADDR" --server-key "$K/dr.pub" post "$DIR/bad.jsonl" 2>&1 | tail -n 2 \
+  || true
+echo "(the DR replica refuses writes and names the primary)"
 
 step "8. Access control: a reader may read but not post; a client without a key is refused"
 run "$CTL" --server "$SERVER" --key "$K/callcentre.key" contract "$SHOKIBO" | head -n 3
 run "$CTL" --server "$SERVER" --key "$K/callcentre.key" post "$DIR/bad.jsonl" \
   || echo "(exit $? — the node refused the reader's append and wrote nothing)"
-KYOSAI_KEY= KYOSAI_SERVER_KEY= run "$CTL" --server "$SERVER" status \
+KYOSAI_KEY= KYOSAI_SERVER_KEY= run "$CTL" --server "$P_ADDR" status \
   || echo "(exit $? — plaintext is refused by a node with the secure channel on)"
-grep -m1 'request refused by role' "$DIR/kyosaid.log" | cut -c1-160
+grep -m1 'request refused by role' "$DIR/primary.log" | cut -c1-160
 
-step "9. Stop the node (SIGTERM: in-flight work finishes, the ledger closes cleanly)"
-kill -TERM "$NODE_PID"
-NODE_RC=0
-wait "$NODE_PID" || NODE_RC=$?
+step "9. Failover drill: switchover to the DR node and back, under a light load"
+KYOSAI_KEY="$K/ops.key" run "$CTL" --server "$BOTH" drill --back --report "$DIR/drill.json"
+echo "(the same report as JSON: $DIR/drill.json)"
+
+step "10. Stop both nodes (SIGTERM: in-flight work finishes, the ledgers close cleanly)"
+kill -TERM "$P_PID" "$DR_PID"
+P_RC=0; DR_RC=0
+wait "$P_PID" || P_RC=$?
+wait "$DR_PID" || DR_RC=$?
 trap - EXIT
-echo "kyosaid exited with status $NODE_RC; its last log lines:"
-tail -n 3 "$DIR/kyosaid.log"
+echo "primary exited with status $P_RC, DR with $DR_RC"
+tail -n 1 "$DIR/primary.log" "$DIR/dr.log"
 
-step "10. Verify the whole ledger offline, read-only, trusting nothing but the bytes"
+step "11. Audit both ledgers offline, read-only, trusting nothing but the bytes"
 run "$CTL" --data "$L" verify
+run "$CTL" --data "$DIR/dr" verify
+echo "(same last leaf and Merkle root on both nodes: the DR copy is the same ledger)"
 
-step "11. Derived state equals a replay of the entries"
+step "12. Derived state equals a replay of the entries, on both nodes"
 run "$CTL" --data "$L" reindex --check
+run "$CTL" --data "$DIR/dr" reindex --check
 
-step "12. Tamper with a copy: change one amount byte in the LMDB file"
+step "13. Tamper with a copy: change one amount byte in the LMDB file"
 cp -r "$L" "$DIR/tampered"
 "$PY" - "$DIR/tampered/data.mdb" "$SAFETY" <<'PY'
 import sys, struct
@@ -123,7 +152,7 @@ open(path, "wb").write(bytes(data))
 PY
 run "$CTL" --data "$DIR/tampered" verify || echo "(exit $? — verify names the altered entry)"
 
-step "13. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
+step "14. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
 cp -r "$L" "$DIR/tampered2"
 "$PY" - "$DIR/tampered2/data.mdb" "$SAFETY" <<'PY'
 import sys, struct, xxhash

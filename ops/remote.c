@@ -38,7 +38,9 @@ static void close_client(kyosai_client *c) {
     kyosai_close(c);
 }
 
-static int connect_to(const char *servers, kyosai_client **c) {
+/* Connects to the endpoints of servers (comma-separated), or only to the one at index
+ * `only` (>= 0) with its own key. Prints why on failure. Returns 0 or -1. */
+static int connect_sel(const char *servers, int only, kyosai_client **c) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", servers);
     const char *eps[KYOSAI_ENDPOINTS_MAX];
@@ -46,7 +48,11 @@ static int connect_to(const char *servers, kyosai_client **c) {
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < KYOSAI_ENDPOINTS_MAX;
          t = strtok_r(NULL, ",", &save))
         eps[n++] = t;
-    if (n == 0) return -1;
+    if (n == 0 || (only >= 0 && (size_t)only >= n)) return -1;
+    if (only >= 0) {
+        eps[0] = eps[only];
+        n = 1;
+    }
     kyosai_options o = {2000, 30000, 3, "kyosaictl", NULL, NULL, 0};
     char kbuf[1024];
     const char *keys[KYOSAI_ENDPOINTS_MAX];
@@ -64,13 +70,22 @@ static int connect_to(const char *servers, kyosai_client **c) {
         o.key_file = remote_key_file;
         o.server_keys = keys;
         o.server_key_count = k;
+        if (only >= 0) {
+            keys[0] = keys[k == 1 ? 0 : (size_t)only < k ? (size_t)only : k - 1];
+            o.server_key_count = 1;
+        }
     }
     int rc = kyosai_connect(c, eps, n, &o);
     if (rc != KYOSAI_OK) {
-        fprintf(stderr, "kyosaictl: cannot connect to %s: %s\n", servers, kyosai_strerror(rc));
+        fprintf(stderr, "kyosaictl: cannot connect to %s: %s\n", only >= 0 ? eps[0] : servers,
+                kyosai_strerror(rc));
         return -1;
     }
     return 0;
+}
+
+static int connect_to(const char *servers, kyosai_client **c) {
+    return connect_sel(servers, -1, c);
 }
 
 /* Converts a client entry to the ledger's decoded form for the shared printers. */
@@ -190,12 +205,12 @@ typedef struct node_status {
     kyosai_status s;
 } node_status;
 
-static void status_fetch(const char *ep, node_status *n) {
+static void status_fetch(const char *servers, const char *ep, int idx, node_status *n) {
     snprintf(n->ep, sizeof n->ep, "%s", ep);
     kyosai_client *c = NULL;
     n->ok = false;
     n->rc = KYOSAI_E_UNAVAILABLE;
-    if (connect_to(ep, &c) != 0) return;
+    if (connect_sel(servers, idx, &c) != 0) return;
     n->rc = kyosai_status_get(c, &n->s);
     n->ok = n->rc == KYOSAI_OK;
     close_client(c);
@@ -285,14 +300,16 @@ int ky_remote_status(const char *servers, bool json) {
     node_status ns[KYOSAI_ENDPOINTS_MAX];
     size_t n = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < KYOSAI_ENDPOINTS_MAX;
-         t = strtok_r(NULL, ",", &save))
-        status_fetch(t, &ns[n++]);
+         t = strtok_r(NULL, ",", &save)) {
+        status_fetch(servers, t, (int)n, &ns[n]);
+        n++;
+    }
     bool any = false;
     for (size_t i = 0; i < n; i++) {
         any = any || ns[i].ok;
         if (json) status_json(&ns[i]);
     }
-    if (!json) status_text(ns, n);
+    if (!json && any) status_text(ns, n); /* nothing reachable: the reasons are on stderr */
     return any ? 0 : 3;
 }
 

@@ -408,3 +408,27 @@ def test_degrade_and_restore_sync_are_explicit_and_recorded(tmp_path):
         assert led.json("get", degraded_at)[0]["kind"] == "mode_changed"
         assert led.json("get", restored_at)[0]["kind"] == "mode_changed"
         assert led.json("verify")[0]["ok"]
+
+
+def test_drill_reports_rto_rpo_and_verified_chains(tmp_path):
+    p = watched_pair(tmp_path)
+    p.replica.extra += []  # the replica's peer_addr already names the primary
+    p.start()
+    try:
+        open_contracts(p.primary.port, 100000000601, 50)
+        report = tmp_path / "drill.json"
+        servers = f"127.0.0.1:{p.primary.port},127.0.0.1:{p.replica.port}"
+        import subprocess
+        from conftest import kyosaictl_path
+        r = subprocess.run([kyosaictl_path(), "--server", servers, "drill", "--back", "--report",
+                            str(report)], capture_output=True, text=True, timeout=120)
+        print(r.stdout)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rep = json.loads(report.read_text())
+        assert rep["passed"] and rep["rpo_lost"] == 0 and rep["acknowledged"] > 50
+        assert len(rep["legs"]) == 2 and rep["rto_write_pause_ms"] < 1000
+        assert all(n["chain_ok"] for n in rep["nodes"])
+        assert rep["nodes"][0]["head_hash"] == rep["nodes"][1]["head_hash"]
+        assert "RPO" in r.stdout and "PASSED" in r.stdout
+    finally:
+        p.kill()

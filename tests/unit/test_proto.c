@@ -161,10 +161,10 @@ static void test_unknown_type_passes_header(void **state) {
         d.flags = KY_FRAME_FLAG_RESPONSE;
         assert_int_equal(ky_msg_header_check(&d), KY_E_FRAME_TYPE);
     }
-    const char *names[] = {"HELLO",        "APPEND",       "GET",     "RANGE",
-                           "CONTRACT",     "HISTORY",      "STATUS",  "REPL_SUBSCRIBE",
-                           "REPL_ACK",     "REPL_ENTRIES", "PROMOTE", "SWITCHOVER",
-                           "REPL_HANDOVER", "DEGRADE",     "RESTORE_SYNC"};
+    const char *names[] = {"HELLO",         "APPEND",       "GET",         "RANGE",
+                           "CONTRACT",      "HISTORY",      "STATUS",      "REPL_SUBSCRIBE",
+                           "REPL_ACK",      "REPL_ENTRIES", "PROMOTE",     "SWITCHOVER",
+                           "REPL_HANDOVER", "DEGRADE",      "RESTORE_SYNC"};
     for (uint8_t t = 1; t <= 15; t++) {
         ky_frame_header h = {.version = 1, .type = t};
         assert_true(ky_msg_type_known(t));
