@@ -45,8 +45,8 @@ typedef struct bench_env {
     const char *dir;     /* scratch directory */
     uint16_t port;
     pid_t pid;
-    bool secure;                            /* secure channel on (Noise IK) or plaintext */
-    char client_key[720];                   /* the bench's channel key file */
+    bool secure;                                 /* secure channel on (Noise IK) or plaintext */
+    char client_key[720];                        /* the bench's channel key file */
     char node_pub[KY_KEY_PUBLIC_TEXT_BYTES + 1]; /* the node's public key line */
 } bench_env;
 

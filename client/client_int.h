@@ -38,10 +38,13 @@
 #include "../secure/keys.h"
 #include "kyosai.h"
 
-#define KY_CLIENT_IN_BYTES                   65536u /* socket read staging buffer, bytes */
-#define KY_CLIENT_FRAME_BYTES                (KY_WIRE_HEADER_BYTES + KY_WIRE_FRAME_BODY_BYTES_MAX)
-#define KY_CLIENT_SEALED_BYTES               (KY_CLIENT_FRAME_BYTES + KY_CLIENT_FRAME_BYTES / 1024u + 64u)
-#define KY_CLIENT_CIN_BYTES                  (2u * (KY_CHAN_LENGTH_BYTES + KY_CHAN_RECORD_BYTES_MAX))
+#define KY_CLIENT_IN_BYTES    65536u /* socket read staging buffer, bytes */
+#define KY_CLIENT_FRAME_BYTES (KY_WIRE_HEADER_BYTES + KY_WIRE_FRAME_BODY_BYTES_MAX)
+/* sealed request: the frame plus a length and a tag per record, with room to spare */
+#define KY_CLIENT_SEALED_BYTES (KY_CLIENT_FRAME_BYTES + KY_CLIENT_FRAME_BYTES / 1024u + 64u)
+/* ciphertext received: up to two whole records */
+#define KY_CLIENT_CIN_RECORD_BYTES           (KY_CHAN_LENGTH_BYTES + KY_CHAN_RECORD_BYTES_MAX)
+#define KY_CLIENT_CIN_BYTES                  (2u * KY_CLIENT_CIN_RECORD_BYTES)
 #define KY_CLIENT_CONNECT_TIMEOUT_MS_DEFAULT 2000u
 #define KY_CLIENT_REQUEST_TIMEOUT_MS_DEFAULT 30000u
 #define KY_CLIENT_RETRY_COUNT_DEFAULT        3u

@@ -123,8 +123,8 @@
     X(KY_E_PLAINTEXT_REFUSED,                                                                      \
       "plaintext is allowed only when configured and on a loopback address")                       \
     X(KY_E_QUARANTINE_ACKED,                                                                       \
-      "would quarantine entries acknowledged to clients; the operator must accept the loss")     \
-    X(KY_E_PROMOTE_REFUSED, "promotion refused: it could lose acknowledged entries or split the brain")
+      "would quarantine entries acknowledged to clients; the operator must accept the loss")       \
+    X(KY_E_PROMOTE_REFUSED, "refused: it could lose acknowledged entries or split the brain")
 
 /* Contiguous negative codes: KY_E_NOMEM == -1, the next -2, ... */
 enum ky_err_codes_ {

@@ -346,8 +346,7 @@ int ky_ledger_head_get(ky_ledger *l, ky_ledger_head *out) {
         rc = KY_E_CORRUPT;
     }
     if (rc == KY_OK) rc = ky_ledger_txn_meta_u64(l, txn, KY_META_ACKED, &out->acked_seq);
-    if (rc == KY_OK)
-        rc = ky_ledger_txn_meta_u64(l, txn, KY_META_PEER_ACKED, &out->peer_acked_seq);
+    if (rc == KY_OK) rc = ky_ledger_txn_meta_u64(l, txn, KY_META_PEER_ACKED, &out->peer_acked_seq);
     MDB_stat st;
     if (rc == KY_OK && l->has_quarantine) {
         rc = ky_ledger_mdb_err(mdb_stat(txn, l->dbi_quarantine, &st));

@@ -19,8 +19,9 @@
 #define KY_META_NODE_ID "node_id"
 #define KY_META_HEAD    "head"
 #define KY_META_MERKLE  "merkle"
-#define KY_META_ACKED   "acked"             /* u64 LE: highest seq acked to clients */
-#define KY_META_PEER_ACKED "peer_acked"     /* u64 LE: replica: highest acked seq the primary announced */
+#define KY_META_ACKED   "acked" /* u64 LE: highest seq acked to clients */
+#define KY_META_PEER_ACKED                                                                         \
+    "peer_acked" /* u64 LE: replica: highest acked seq its primary announced */
 #define KY_META_QEVENTS "quarantine_events" /* u64 LE: last quarantine event number */
 
 /* Stored head record: seq, hash, epoch, timestamp (LE). */

@@ -321,19 +321,22 @@ void ky_server_complete_appends(ky_server *s) {
 
 /* ---- dispatch -------------------------------------------------------------------- */
 
-void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
+/* The checks every request passes before it is served: a known request type, the
+ * client's role, and the node's state (a replica or a node mid-switchover takes no
+ * appends). Answers the refusal itself; true when the request may go on. */
+static bool admit(ky_server *s, ky_conn *c, const ky_frame_header *h) {
     int rc = ky_msg_header_check(h);
     if (rc == KY_OK && (h->flags & KY_FRAME_FLAG_RESPONSE)) rc = KY_E_FRAME_TYPE;
     if (rc == KY_OK && (h->type == KY_MSG_REPL_ENTRIES || h->type == KY_MSG_REPL_HANDOVER))
         rc = KY_E_FRAME_TYPE; /* primary-to-replica messages are never requests */
+    char msg[200];
     if (rc != KY_OK) {
-        char msg[96];
         snprintf(msg, sizeof msg, "message type %u is not a request this node serves", h->type);
         ky_server_send_error(s, c, h->request_id, rc, "type", msg);
-        return;
+        return false;
     }
     if (!ky_role_allows(c->roles, h->type)) {
-        char roles[48], msg[200];
+        char roles[48];
         ky_roles_format(c->roles, roles, sizeof roles);
         snprintf(msg, sizeof msg, "client '%s' has role %s, which may not %s", c->client_name,
                  roles, ky_request_name(h->type));
@@ -341,20 +344,24 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
                c->gen, c->client_name, roles, ky_request_name(h->type));
         s->role_refusals++;
         ky_server_send_error(s, c, h->request_id, KY_E_FORBIDDEN, "role", msg);
-        return;
+        return false;
     }
     if (h->type == KY_MSG_APPEND && s->repl_role == KY_REPL_REPLICA) {
-        char msg[160];
         snprintf(msg, sizeof msg, "this node is the DR replica; send writes to the primary at %s",
                  s->cfg.peer_addr);
         ky_server_send_error(s, c, h->request_id, KY_E_NOT_PRIMARY, "role", msg);
-        return;
+        return false;
     }
     if (h->type == KY_MSG_APPEND && s->switching) {
         ky_server_send_error(s, c, h->request_id, KY_E_RETRY_LATER, "switchover",
                              "switchover in progress; retry the same request shortly");
-        return;
+        return false;
     }
+    return true;
+}
+
+void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
+    if (!admit(s, c, h)) return;
     switch (h->type) {
     case KY_MSG_APPEND: handle_append(s, c, h, body); return;
     case KY_MSG_SWITCHOVER: ky_repl_on_switchover(s, c, h); return;
@@ -365,6 +372,7 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
     case KY_MSG_PROMOTE: ky_repl_on_promote(s, c, h, body); return;
     default: break;
     }
+    int rc = KY_OK;
     read_ctx r = {s, body, h->body_bytes, KY_OK};
     encode_fn fn = NULL;
     size_t cap = SMALL_BODY_BYTES_MAX;

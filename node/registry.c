@@ -73,7 +73,7 @@ static int key_cmp(const void *a, const void *b) {
 
 const ky_registry_client *ky_registry_find(const ky_registry *r, const uint8_t key[KY_KEY_BYTES]) {
     if (r->count == 0) return NULL;
-    ky_registry_client probe;
+    ky_registry_client probe = {0};
     memcpy(probe.key, key, KY_KEY_BYTES);
     return bsearch(&probe, r->clients, r->count, sizeof probe, key_cmp);
 }
