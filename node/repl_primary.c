@@ -432,6 +432,35 @@ void ky_repl_status(ky_server *s, const ky_ledger_head *h, ky_msg_status_resp *m
     }
 }
 
+/* Whether this node wrote the epoch_started entry of the ledger's current epoch (its
+ * payload is the starting node's id). Only that node may act as the primary of the epoch:
+ * a node restarted with a stale role=primary after a switchover or failover must not. */
+static bool epoch_owned(ky_server *s, const ky_ledger_head *h) {
+    uint64_t epochs[64], firsts[64];
+    uint32_t n = 0;
+    int rc = ky_ledger_epochs(s->ledger, epochs, firsts, 64, &n);
+    if ((rc != KY_OK && rc != KY_E_BUFFER_TOO_SMALL) || n == 0) return true; /* empty */
+    if (n > 64) { /* very many epochs: read the last ones */
+        uint64_t *e = calloc(n, sizeof *e), *f = calloc(n, sizeof *f);
+        bool owned = true;
+        if (e != NULL && f != NULL && ky_ledger_epochs(s->ledger, e, f, n, &n) == KY_OK)
+            firsts[0] = f[n - 1];
+        else
+            owned = false;
+        free(e);
+        free(f);
+        if (!owned) return false;
+        n = 1;
+    }
+    uint8_t buf[KY_WIRE_ENTRY_BYTES_MAX];
+    size_t len = 0;
+    ky_entry e;
+    if (ky_ledger_get(s->ledger, firsts[n - 1], buf, sizeof buf, &len) != KY_OK ||
+        ky_entry_decode(buf, len, &e) != KY_OK || e.payload_bytes != KY_NODE_ID_BYTES)
+        return false;
+    return memcmp(e.payload, h->node_id, KY_NODE_ID_BYTES) == 0;
+}
+
 /* ---- open / close ------------------------------------------------------------------------- */
 
 int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
@@ -447,7 +476,15 @@ int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
     ky_ledger_head h;
     ky_ledger_head_get(s->ledger, &h);
     s->acked_seq = h.acked_seq;
-    s->sync_strict = true;
+    s->sync_strict = true; /* a restart is always strict: the safe direction */
+    s->last_ack_ms = ky_server_now_ms(s);
+    if (s->repl_role == KY_REPL_PRIMARY && !epoch_owned(s, &h)) {
+        ky_log("warn", "configured as primary, but another node started the current epoch",
+               "epoch=%" PRIu64 " hint=\"starting as its replica; after a switchover or "
+               "failover set replication.role in both config files\"",
+               h.epoch);
+        s->repl_role = KY_REPL_REPLICA;
+    }
     if (s->repl_role == KY_REPL_PRIMARY) ky_repl_primary_activate(s); /* before the writer */
     return KY_OK;
 }
@@ -455,8 +492,9 @@ int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
 void ky_repl_primary_activate(ky_server *s) {
     ev_timer_start(s->loop, &s->repl_timer);
     ky_ledger_set_batch_hook(s->ledger, batch_hook, s);
-    if (s->watch == NULL &&
-        ky_repl_watch_start(&s->watch, &s->cfg, s->ledger, s->loop, &s->higher_epoch) != KY_OK)
+    ky_repl_watch_stop(s->watch); /* a watcher that already fired has ended: start afresh */
+    s->watch = NULL;
+    if (ky_repl_watch_start(&s->watch, &s->cfg, s->ledger, s->loop, &s->higher_epoch) != KY_OK)
         ky_log("error", "cannot watch the peer's epoch", "peer=%s", s->cfg.peer_addr);
 }
 

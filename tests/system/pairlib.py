@@ -6,7 +6,6 @@ must judge it by the same rules (DESIGN §5): an acknowledged entry is on the re
 once, and never lost by a failover.
 """
 import itertools
-import json
 import random
 import signal
 import struct
@@ -122,7 +121,12 @@ def open_contracts(port, first, n):
     c.close()
 
 
+PERIODS = (2199 - 1960 + 1) * 12  # months the ledger accepts: 196001..219912
+
+
 def period_of(m):
+    """The m-th month from January 1960 as yyyymm (m < PERIODS)."""
+    assert 0 <= m < PERIODS, f"month {m} is beyond 2199-12: use more contracts"
     return 196001 + (m // 12) * 100 + m % 12
 
 
@@ -134,7 +138,7 @@ def load(port, contract, acked, errors, stop, months=600, first_month=0):
         for m in range(first_month, first_month + months):
             if stop.is_set():
                 break
-            period = period_of(m)
+            period = 196001 + (m // 12) * 100 + m % 12
             t, _, _, body = c.call(kw.APPEND, kw.append_body(
                 [kw.event(PAID, SHOKIBO, contract, 1000, period=period)]), m + 1)
             if t == kw.APPEND:
@@ -190,6 +194,9 @@ class Load:
         try:
             while not self.stop_ev.is_set():
                 m = self.months[cid]
+                if m >= PERIODS:
+                    self.broken.append((cid, "every period of the contract used"))
+                    break
                 self.months[cid] = m + 1
                 period = period_of(m)
                 rid += 1

@@ -15,101 +15,10 @@ import threading
 import time
 
 import kywire as kw
-from conftest import Ctl, Node, keygen
-
-OPENED, PAID = 1, 3
-SHOKIBO = 1
-REPLICA_UNAVAILABLE, NOT_PRIMARY = 212, 209
-
-
-class Pair:
-    """A primary and a replica. secure=True pins keys both ways; otherwise both run in
-    plaintext development mode so raw-protocol test clients can drive them."""
-
-    def __init__(self, tmp_path, secure=False, sync_timeout_ms=1500):
-        self.tmp = tmp_path
-        self.primary = Node(tmp_path, "primary", secure=secure, extra=[
-            "--set", "replication.role=primary",
-            "--set", f"replication.sync_timeout_ms={sync_timeout_ms}"])
-        Ctl(str(tmp_path / "replica-ledger")).run("init", "--replica")
-        self.replica = Node(tmp_path, "replica", secure=secure)
-        extra = ["--set", "replication.role=replica",
-                 "--set", f"replication.peer_addr=127.0.0.1:{self.primary.port}"]
-        if secure:
-            # the replica dials with its own node key; the primary's registry pins it
-            with open(self.primary.registry, "a") as f:
-                f.write(f"{self.replica.public_key} dr-node replica\n")
-            extra += ["--set", f"replication.peer_key={self.primary.public_key}"]
-        self.replica.extra += extra
-
-    def start(self):
-        self.primary.start()
-        self.replica.start()
-        wait_for(lambda: "replica streaming" in self.replica.logs(), "replica streaming")
-        return self
-
-    def kill(self):
-        for n in (self.primary, self.replica):
-            try:
-                n.proc.send_signal(signal.SIGCONT)
-            except (AttributeError, ProcessLookupError):
-                pass
-            n.kill()
-
-
-def wait_for(cond, what, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def status(port):
-    c = kw.Conn(port)
-    t, _, _, body = c.call(kw.STATUS)
-    c.close()
-    assert t == kw.STATUS
-    return kw.decode_status(body)
-
-
-def open_contracts(port, first, n):
-    c = kw.Conn(port)
-    t, _, _, body = c.call(kw.APPEND, kw.append_body(
-        [kw.event(OPENED, SHOKIBO, first + i, 1000, subtype=1) for i in range(n)]))
-    assert t == kw.APPEND and all(r[0] == 0 for r in kw.decode_append(body))
-    c.close()
-
-
-def load(port, contract, acked, errors, stop, months=600, first_month=0):
-    """Posts one premium at a time for `contract`; records (seq, contract, period) of each
-    acknowledgement and the status of each refusal."""
-    try:
-        c = kw.Conn(port, timeout=30)
-        for m in range(first_month, first_month + months):
-            if stop.is_set():
-                break
-            period = 196001 + (m // 12) * 100 + m % 12
-            t, _, _, body = c.call(kw.APPEND, kw.append_body(
-                [kw.event(PAID, SHOKIBO, contract, 1000, period=period)]), m + 1)
-            if t == kw.APPEND:
-                r = kw.decode_append(body)[0]
-                if r[0] == 0:
-                    acked.append((r[2], contract, period))
-            else:
-                errors.append(kw.decode_error(body)[0])
-    except (ConnectionError, OSError):
-        pass
-
-
-def entries_of(node):
-    ctl = Ctl(node.data)
-    head = ctl.json("status")[0]["head_seq"]
-    out = {}
-    for a in range(1, head + 1, 100000):
-        out.update({e["seq"]: e for e in ctl.json("range", a, min(head, a + 99999))})
-    return out
+from conftest import Ctl
+from pairlib import (NOT_PRIMARY, PAID, REPLICA_UNAVAILABLE, SHOKIBO, Pair,
+                     ctl_remote, entries_of, load, open_contracts, status, wait_for,
+                     watched_pair)
 
 
 def test_replica_holds_every_entry_and_refuses_writes(tmp_path):
@@ -229,21 +138,6 @@ def test_fresh_replica_catches_up_from_seq_1(tmp_path):
         assert status(p.replica.port)["head_hash"] == status(p.primary.port)["head_hash"]
     finally:
         p.kill()
-
-
-def ctl_remote(port, *args):
-    import subprocess
-    from conftest import kyosaictl_path
-    return subprocess.run([kyosaictl_path(), "--server", f"127.0.0.1:{port}", "--json",
-                           *map(str, args)], capture_output=True, text=True, timeout=60)
-
-
-def watched_pair(tmp_path):
-    """A plaintext pair where each node knows the other (peer_addr): the primary watches
-    the replica's epoch, so after a failover it steps down by itself."""
-    p = Pair(tmp_path, sync_timeout_ms=1000)
-    p.primary.extra += ["--set", f"replication.peer_addr=127.0.0.1:{p.replica.port}"]
-    return p
 
 
 def test_failover_then_old_primary_rejoins_and_quarantines_its_tail(tmp_path):
