@@ -179,7 +179,8 @@ install: all
 	install -m 0644 $(CLIENT_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libkyosai.so.0
 	ln -sf libkyosai.so.0 $(DESTDIR)$(PREFIX)/lib/libkyosai.so
-	install -m 0644 $(BUILD)/kyosai.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' client/kyosai.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kyosai.pc
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/kyosai.pc
 
 clean:
 	rm -rf build build-*

@@ -370,3 +370,59 @@ fail_abort:
     mdb_txn_abort(txn);
     return rc;
 }
+
+/* Walks entries back from the head to first_seq; stops at the first mode_changed. */
+static int last_mode_in(MDB_cursor *cur, uint64_t first_seq, bool *found, uint16_t *subtype,
+                        uint64_t *seq) {
+    MDB_val key, val;
+    int mrc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    while (mrc == MDB_SUCCESS) {
+        if (key.mv_size != 8) return KY_E_CORRUPT;
+        uint64_t s = ky_get_u64be(key.mv_data);
+        if (s < first_seq) return KY_OK;
+        const uint8_t *entry;
+        size_t len;
+        ky_entry e;
+        int rc = ky_ledger_stored_check(val.mv_data, val.mv_size, &entry, &len);
+        if (rc == KY_OK) rc = ky_entry_decode(entry, len, &e);
+        if (rc != KY_OK) return KY_E_CORRUPT;
+        if (e.kind == KY_KIND_MODE_CHANGED) {
+            *found = true;
+            *subtype = e.subtype;
+            *seq = s;
+            return KY_OK;
+        }
+        mrc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
+    }
+    return mrc == MDB_NOTFOUND ? KY_OK : ky_ledger_mdb_err(mrc);
+}
+
+int ky_ledger_last_mode_change(ky_ledger *l, bool *found_out, uint16_t *subtype_out,
+                               uint64_t *seq_out) {
+    KY_ASSERT(l != NULL && found_out != NULL && subtype_out != NULL && seq_out != NULL);
+    *found_out = false;
+    *subtype_out = 0;
+    *seq_out = 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = ky_ledger_mdb_err(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn));
+    if (rc != KY_OK) return rc;
+    uint64_t first_seq = 1; /* the current epoch's epoch_started entry */
+    rc = ky_ledger_mdb_err(mdb_cursor_open(txn, l->dbi_epochs, &cur));
+    if (rc == KY_OK) {
+        MDB_val key, val;
+        int mrc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+        if (mrc == MDB_SUCCESS && val.mv_size == 8)
+            first_seq = ky_get_u64le(val.mv_data);
+        else if (mrc != MDB_NOTFOUND)
+            rc = mrc == MDB_SUCCESS ? KY_E_CORRUPT : ky_ledger_mdb_err(mrc);
+        mdb_cursor_close(cur);
+    }
+    if (rc == KY_OK) rc = ky_ledger_mdb_err(mdb_cursor_open(txn, l->dbi_entries, &cur));
+    if (rc == KY_OK) {
+        rc = last_mode_in(cur, first_seq, found_out, subtype_out, seq_out);
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}

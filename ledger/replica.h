@@ -145,4 +145,13 @@ int ky_ledger_quarantine_scan(ky_ledger *l, ky_ledger_quarantine_cb cb, void *ct
 int ky_ledger_epochs(ky_ledger *l, uint64_t *epochs, uint64_t *first_seqs, uint32_t cap,
                      uint32_t *count_out);
 
+/* The last mode_changed system entry of the current epoch, searched back from the head
+ * (mode changes are rare, so this reads few entries in practice and at most the epoch).
+ * *found_out = false when the epoch has none (the pair has run as its epoch started);
+ * else *subtype_out = its subtype (the replication mode) and *seq_out = its seq. Any
+ * thread. Returns KY_OK, KY_E_CORRUPT (an entry fails its checksum or decode),
+ * KY_E_STORAGE. */
+int ky_ledger_last_mode_change(ky_ledger *l, bool *found_out, uint16_t *subtype_out,
+                               uint64_t *seq_out);
+
 #endif

@@ -388,6 +388,7 @@ void ky_repl_on_ack(ky_server *s, ky_conn *c, const ky_frame_header *h, const ui
     s->last_ack_ms = ky_server_now_ms(s);
     release(s, false);
     pump(s);
+    ky_repl_maybe_restore(s);
 }
 
 void ky_repl_conn_closed(ky_server *s, ky_conn *c) {
@@ -461,6 +462,29 @@ static bool epoch_owned(ky_server *s, const ky_ledger_head *h) {
     return memcmp(e.payload, h->node_id, KY_NODE_ID_BYTES) == 0;
 }
 
+/* A primary (re)starts strict. If its ledger says it last ran standalone, it says so: a
+ * mode_changed (strict) entry, so that its replica's promotion guard reads the truth. */
+static int restart_strict(ky_server *s, char *err, size_t cap) {
+    bool found = false;
+    uint16_t mode = 0;
+    uint64_t since = 0;
+    int rc = ky_ledger_last_mode_change(s->ledger, &found, &mode, &since);
+    if (rc == KY_OK && found && mode == KY_WIRE_MODE_STANDALONE) {
+        uint64_t seq = 0;
+        rc = ky_ledger_system_append(s->ledger, KY_KIND_MODE_CHANGED, KY_WIRE_MODE_STRICT, NULL, 0,
+                                     &seq);
+        if (rc == KY_OK)
+            ky_log("warn", "restarted in strict synchronous mode",
+                   "standalone_since_seq=%" PRIu64 " seq=%" PRIu64, since, seq);
+    }
+    if (rc != KY_OK) {
+        snprintf(err, cap, "cannot record the replication mode: %s", ky_strerror(rc));
+        return rc;
+    }
+    ky_repl_primary_activate(s); /* before the writer */
+    return KY_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------------------- */
 
 int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
@@ -485,7 +509,7 @@ int ky_repl_primary_open(ky_server *s, char *err, size_t cap) {
                h.epoch);
         s->repl_role = KY_REPL_REPLICA;
     }
-    if (s->repl_role == KY_REPL_PRIMARY) ky_repl_primary_activate(s); /* before the writer */
+    if (s->repl_role == KY_REPL_PRIMARY) return restart_strict(s, err, cap);
     return KY_OK;
 }
 

@@ -72,7 +72,30 @@ static int guard(ky_server *s, uint8_t flags, const ky_ledger_head *h, char *why
                  h->seq + 1, acked);
         return KY_E_PROMOTE_REFUSED;
     }
+    bool standalone = false;
+    uint16_t mode = 0;
+    uint64_t since = 0;
+    if (ky_ledger_last_mode_change(s->ledger, &standalone, &mode, &since) != KY_OK) {
+        snprintf(why, cap, "cannot read the ledger's replication mode");
+        return KY_E_PROMOTE_REFUSED;
+    }
+    if (standalone && mode == KY_WIRE_MODE_STANDALONE && !(flags & KY_PROMOTE_ACCEPT_LOSS)) {
+        snprintf(why, cap,
+                 "the primary has run standalone since entry %" PRIu64 " (mode_changed), so it "
+                 "may have acknowledged entries after %" PRIu64 " that never reached this "
+                 "replica; let it catch up and restore-sync, or pass --accept-loss",
+                 since, h->seq);
+        return KY_E_PROMOTE_REFUSED;
+    }
     return KY_OK;
+}
+
+/* Whether the primary this replica followed ran standalone at its head (see guard). */
+static bool primary_was_standalone(ky_server *s, uint64_t *since) {
+    bool found = false;
+    uint16_t mode = 0;
+    return ky_ledger_last_mode_change(s->ledger, &found, &mode, since) == KY_OK && found &&
+           mode == KY_WIRE_MODE_STANDALONE;
 }
 
 /* The role switch itself, after the new epoch is durable. */
@@ -101,20 +124,31 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr, co
         ky_repl_replica_stop(s->replica); /* the apply in progress finishes first */
         s->replica = NULL;
         ky_ledger_head_get(s->ledger, &h); /* it may have applied one more batch */
+        uint64_t since = 0; /* read in the old epoch, before the new one begins */
+        bool was_standalone = primary_was_standalone(s, &since);
         rc = ky_ledger_epoch_begin(s->ledger, h.epoch + 1, NULL);
         if (rc != KY_OK)
             snprintf(why, sizeof why, "cannot start the new epoch: %s", ky_strerror(rc));
         uint64_t acked = h.acked_seq > h.peer_acked_seq ? h.acked_seq : h.peer_acked_seq;
-        if (rc == KY_OK && acked > h.seq) { /* --accept-loss: the ledger says so */
-            char text[200];
-            int n = snprintf(text, sizeof text,
-                             "entries %" PRIu64 "..%" PRIu64 " acknowledged "
-                             "by the previous primary were lost; accepted by %s",
-                             h.seq + 1, acked, c->client_name);
+        if (rc == KY_OK && (acked > h.seq || was_standalone)) { /* --accept-loss: recorded */
+            char text[240];
+            int n = acked > h.seq
+                        ? snprintf(text, sizeof text,
+                                   "entries %" PRIu64 "..%" PRIu64 " acknowledged "
+                                   "by the previous primary were lost; accepted by %s",
+                                   h.seq + 1, acked, c->client_name)
+                        : snprintf(text, sizeof text,
+                                   "the previous primary ran standalone since entry %" PRIu64
+                                   "; whatever it acknowledged after entry %" PRIu64
+                                   " is lost; accepted by %s",
+                                   since, h.seq, c->client_name);
             rc = ky_ledger_system_append(s->ledger, KY_KIND_LOSS_ACCEPTED, 0, (const uint8_t *)text,
                                          (uint32_t)n, NULL);
             ky_log("error", "promotion accepted a loss", "text=\"%s\"", text);
         }
+        if (rc == KY_OK) /* the ledger says from where the new primary ran alone */
+            rc = ky_ledger_system_append(s->ledger, KY_KIND_MODE_CHANGED, KY_WIRE_MODE_STANDALONE,
+                                         NULL, 0, NULL);
     }
     if (rc != KY_OK) {
         ky_log("warn", "promotion refused", "client=%s why=\"%s\"", c->client_name, why);
@@ -123,6 +157,7 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr, co
     }
     ky_ledger_head_get(s->ledger, &h);
     become_primary(s, false); /* standalone until the old primary rejoins as replica */
+    s->auto_restore = true;
     ky_log("warn", "promoted to primary",
            "client=%s epoch=%" PRIu64 " head_seq=%" PRIu64 " mode=standalone accept_loss=%s",
            c->client_name, h.epoch, h.seq, (flags & KY_PROMOTE_ACCEPT_LOSS) ? "yes" : "no");
@@ -192,10 +227,14 @@ static void mode_change_run(ky_server *s) {
     ev_timer_stop(s->loop, &s->switch_timer);
     if (rc == KY_OK) {
         s->sync_strict = strict;
+        s->auto_restore = false; /* after an operator's degrade, only the operator restores */
         ky_log("warn", strict ? "restored synchronous mode" : "degraded to standalone",
-               "seq=%" PRIu64 " replica_durable_seq=%" PRIu64, seq, s->durable_seq);
+               "seq=%" PRIu64 " replica_durable_seq=%" PRIu64 " by=%s", seq, s->durable_seq,
+               s->switch_gen == KY_SWITCH_GEN_NONE ? "node(replica caught up)" : "operator");
         if (!strict) ky_repl_release_all(s); /* held appends are answered now */
     }
+    if (rc != KY_OK && s->switch_gen == KY_SWITCH_GEN_NONE)
+        ky_log("error", "cannot restore synchronous mode", "error=%s", ky_errname(rc));
     if (c->state != KY_CONN_OPEN || c->gen != s->switch_gen) return;
     if (rc != KY_OK) {
         ky_server_send_error(s, c, s->switch_request_id, rc, "mode", ky_strerror(rc));
@@ -289,6 +328,23 @@ void ky_repl_on_mode_change(ky_server *s, ky_conn *c, const ky_frame_header *h) 
     s->switch_request_id = h->request_id;
     ky_log("warn", restore ? "restore-sync requested" : "degrade requested", "client=%s",
            c->client_name);
+    ev_timer_start(s->loop, &s->switch_timer);
+}
+
+void ky_repl_maybe_restore(ky_server *s) {
+    if (s->repl_role != KY_REPL_PRIMARY || !s->auto_restore || s->sync_strict || s->switching ||
+        !s->sub_active)
+        return;
+    ky_ledger_head h;
+    if (ky_ledger_head_get(s->ledger, &h) != KY_OK || s->durable_seq < h.seq) return;
+    s->switching = true; /* appends RETRY_LATER for the few ms until the entry is written */
+    s->switch_op = KY_MSG_RESTORE_SYNC;
+    s->switch_started_ms = ky_server_now_ms(s);
+    s->switch_slot = 0;
+    s->switch_gen = KY_SWITCH_GEN_NONE;
+    s->switch_request_id = 0;
+    ky_log("warn", "restoring synchronous mode: the rejoined replica holds the head",
+           "head_seq=%" PRIu64, h.seq);
     ev_timer_start(s->loop, &s->switch_timer);
 }
 

@@ -195,7 +195,7 @@ static bool handover_ok(ky_repl_replica *r, const uint8_t *body, size_t len) {
 }
 
 /* One connection's life: subscribe, then receive-apply-acknowledge until an error. */
-static int stream(ky_repl_replica *r, kyosai_client *c) {
+static int stream(ky_repl_replica *r, kyosai_client *c, bool *streamed) {
     uint64_t rid = 0;
     int rc = subscribe(r, c, &rid);
     while (rc == KYOSAI_OK && !atomic_load(&r->stop)) {
@@ -227,6 +227,7 @@ static int stream(ky_repl_replica *r, kyosai_client *c) {
         }
         if (!atomic_load(&r->streaming)) ky_log("info", "replica streaming", "primary=%s", r->addr);
         atomic_store(&r->streaming, true);
+        *streamed = true;
         int arc = apply(r, resp.body, resp.hdr->body_bytes);
         if (arc != KY_OK) {
             rc = KYOSAI_E_CHAIN_BROKEN;
@@ -252,8 +253,10 @@ static void *replica_main(void *arg) {
         }
         kyosai_client *c = NULL;
         int rc = kyosai_connect(&c, eps, 1, &o);
-        if (rc == KYOSAI_OK) rc = stream(r, c);
+        bool streamed = false;
+        if (rc == KYOSAI_OK) rc = stream(r, c, &streamed);
         kyosai_close(c);
+        if (streamed) last_rc = 1; /* a new outage after a stream is always worth a line */
         if (rc != last_rc && !atomic_load(&r->stop))
             ky_log("warn", "replica not streaming", "primary=%s error=%s retry_ms=%u", r->addr,
                    kyosai_strerror(rc), KY_REPL_RETRY_MS);

@@ -91,6 +91,7 @@ struct ky_server {
     int repl_role;                                   /* ky_repl_role */
     bool repl_opened;                                /* ky_repl_primary_open ran */
     bool sync_strict;                                /* primary: answers wait for the replica */
+    bool auto_restore; /* promoted primary: back to strict once the rejoined replica holds head */
     pthread_mutex_t outbox_mu;                       /* guards outbox_* (writer hook vs loop) */
     struct ky_repl_batch *outbox_head, *outbox_tail; /* batches from the writer hook */
     size_t outbox_bytes;                             /* bytes in the outbox */
@@ -119,8 +120,11 @@ struct ky_server {
     uint8_t switch_op;                    /* KY_MSG_SWITCHOVER, _DEGRADE or _RESTORE_SYNC */
     uint64_t switch_started_ms;           /* when it began */
     uint32_t switch_slot;                 /* the operator's connection */
-    uint64_t switch_gen, switch_request_id;
+    uint64_t switch_gen, switch_request_id; /* KY_SWITCH_GEN_NONE: nobody to answer */
 };
+
+/* switch_gen of a mode change the node started itself (no operator connection waits). */
+#define KY_SWITCH_GEN_NONE UINT64_MAX
 
 /* server.c */
 uint64_t ky_server_now_ms(const ky_server *s);
@@ -170,6 +174,10 @@ void ky_repl_on_switchover(ky_server *s, ky_conn *c, const ky_frame_header *h);
 void ky_repl_on_mode_change(ky_server *s, ky_conn *c, const ky_frame_header *h);
 /* repl_primary.c: answers every held append now (mode is standalone). */
 void ky_repl_release_all(ky_server *s);
+/* A promoted primary running standalone returns to strict mode (a mode_changed entry, by
+ * the node) once its rejoined replica holds the head; DESIGN §5 "standalone until the old
+ * primary returns". Loop thread; does nothing in any other state. */
+void ky_repl_maybe_restore(ky_server *s);
 /* repl_primary.c: the REPL_HANDOVER frame to the subscribed replica. */
 int ky_repl_send_handover(ky_server *s);
 

@@ -458,9 +458,10 @@ static int cmd_post(cli *c, int argc, char **argv) {
     if (argc != 1) return EXIT_USAGE;
     if (c->server) {
         ky_cli_post_summary sum;
-        int ex = ky_remote_post(c->server, argv[0], &sum);
+        int ex = ky_remote_post(c->server, argv[0], c->quiet, &sum);
+        if (sum.line_count + sum.bad_line_count > 0) /* what was done before a failure too */
+            ky_cli_print_post_summary(stdout, &sum, c->json);
         if (ex != 0) return ex;
-        ky_cli_print_post_summary(stdout, &sum, c->json);
         return sum.refused_count + sum.bad_line_count == 0 ? 0 : EXIT_PROBLEM;
     }
     ky_ledger *l;

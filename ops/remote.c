@@ -8,9 +8,11 @@
  */
 #include "remote.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../client/kyosai.h"
@@ -368,10 +370,13 @@ static void add_event(remote_batch *b, const ky_event *e, uint64_t line) {
     b->line_of[b->count++] = line;
 }
 
-int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *sum) {
+int ky_remote_post(const char *servers, const char *path, bool quiet, ky_cli_post_summary *sum) {
     memset(sum, 0, sizeof *sum);
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (in == NULL) return 3;
+    if (in == NULL) {
+        fprintf(stderr, "kyosaictl: post: cannot open %s: %s\n", path, strerror(errno));
+        return 3;
+    }
     kyosai_client *c = NULL;
     ky_import *im = malloc(sizeof *im);
     remote_batch *b = calloc(1, sizeof *b);
@@ -380,8 +385,24 @@ int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *s
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (rc == KYOSAI_OK) ky_import_init(im, ky_cli_file_base(in));
+    struct stat st;
+    uint64_t size = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    uint64_t read_bytes = 0;
+    ky_cli_progress prog;
+    ky_cli_progress_init(&prog, "post", quiet);
     for (uint64_t n = 1; rc == KYOSAI_OK && fgets(line, KY_IMPORT_LINE_BYTES_MAX + 2, in); n++) {
-        size_t len = strcspn(line, "\r\n");
+        size_t len = strlen(line);
+        read_bytes += len;
+        ky_cli_progress_cb(&prog, read_bytes, size ? size : read_bytes);
+        if ((len == 0 || line[len - 1] != '\n') && !feof(in)) { /* over the limit: skip it */
+            int ch;
+            while ((ch = fgetc(in)) != EOF && ch != '\n') read_bytes++;
+            fprintf(stderr, "kyosaictl: line %" PRIu64 ": longer than %u bytes\n", n,
+                    KY_IMPORT_LINE_BYTES_MAX);
+            sum->bad_line_count++;
+            continue;
+        }
+        len = strcspn(line, "\r\n");
         line[len] = '\0';
         ky_event ev;
         bool has = false;
@@ -399,6 +420,7 @@ int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *s
             rc = remote_flush(c, b, sum);
     }
     if (rc == KYOSAI_OK) rc = remote_flush(c, b, sum);
+    ky_cli_progress_done(&prog);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sum->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (im) ky_import_release(im);

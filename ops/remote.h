@@ -35,7 +35,8 @@ int ky_remote_mode(const char *servers, bool json, bool restore);
  * NULL: plaintext. */
 void ky_remote_set_keys(const char *key_file, const char *server_keys);
 /* Posts a file like `post`, in batches of up to 1,000 through kyosai_append (which retries
- * with the same keys on a dropped connection). Fills sum. */
-int ky_remote_post(const char *servers, const char *path, ky_cli_post_summary *sum);
+ * with the same keys on a dropped connection), with a progress bar on a terminal unless
+ * quiet. Fills sum, also when it stops early (what was posted until then). */
+int ky_remote_post(const char *servers, const char *path, bool quiet, ky_cli_post_summary *sum);
 
 #endif

@@ -177,6 +177,42 @@ def test_truncated_frame_and_slow_drip_time_out(tmp_path):
         n.kill()
 
 
+def test_byte_by_byte_drip_cannot_hold_a_connection(tmp_path):
+    """A slowloris client sends one byte every 50 ms, each well inside any idle limit: the
+    node still closes it once the frame is not complete within read_timeout_ms, and a
+    healthy client is served throughout."""
+    n = Node(tmp_path, extra=["--set", "limits.read_timeout_ms=500"]).start()
+    try:
+        drip = kw.Conn(n.port)
+        f = kw.frame(kw.STATUS)  # a header's bytes take 50 ms each: over a second
+        stop = threading.Event()
+        sent = [0]
+
+        def dribble():
+            for b in f:
+                if stop.is_set():
+                    return
+                try:
+                    drip.send(bytes([b]))
+                except OSError:
+                    return
+                sent[0] += 1
+                time.sleep(0.05)
+        th = threading.Thread(target=dribble, daemon=True)
+        t0 = time.monotonic()
+        th.start()
+        healthy = kw.Conn(n.port)
+        assert healthy.call(kw.STATUS)[0] == kw.STATUS
+        t, _, _, body = drip.recv()
+        waited = time.monotonic() - t0
+        stop.set()
+        assert t == kw.ERROR and "read_timeout_ms" in kw.decode_error(body)[1]
+        assert waited < 5.0 and sent[0] < len(f), (waited, sent[0], len(f))
+        assert healthy.call(kw.STATUS)[0] == kw.STATUS
+    finally:
+        n.kill()
+
+
 def test_connection_limit(tmp_path):
     n = Node(tmp_path, extra=["--set", "limits.connections_max=4"]).start()
     time.sleep(0.3)  # let the node reap the start-up probe connection

@@ -384,26 +384,13 @@ def round_checks(a, b, chains, acked, rnd):
         assert v["ok"], f"round {rnd}: {n.data} verify {v}"
 
 
-STANDALONE_FOREVER = (
-    "BUG: a primary promoted by failover stays standalone after the old primary has rejoined "
-    "as its replica and caught up (node/repl_promote.c:125 become_primary(s, false); only the "
-    "operator's restore-sync sets sync_strict again, repl_promote.c:194), so it acknowledges "
-    "appends its replica does not hold and the next failover loses them; DESIGN §5: standalone "
-    "only 'until the old primary returns ... and becomes the new replica'")
-
-
-@pytest.mark.parametrize("restore_sync", [
-    pytest.param(False, id="as-promoted",
-                 marks=pytest.mark.xfail(reason=STANDALONE_FOREVER, strict=False)),
-    pytest.param(True, id="operator-restore-sync"),
-])
-def test_crash_rounds_lose_no_acknowledged_entry(tmp_path, restore_sync):
+def test_crash_rounds_lose_no_acknowledged_entry(tmp_path):
     """Each round: load on the primary, SIGKILL it at a random moment, promote the replica
     once it logged that it lost the stream, restart the killed node pointing at the new
     primary (it steps down, quarantines its unacknowledged tail and catches up), heads
-    equal; then the roles swap, the new primary being the next one killed.
-    operator-restore-sync: once the old primary has caught up, the operator also runs
-    `kyosaictl restore-sync` on the new primary (as-promoted: nobody does, as in the brief).
+    equal and the new primary back in strict mode by itself (DESIGN §5: standalone only
+    until the old primary returns); then the roles swap, the new primary being the next
+    one killed.
     After every round: every acknowledged event exactly once on both, quarantines hold only
     unacknowledged events (none also in the chain), heads and head hashes equal, both chains
     verify (online, read-only). reindex --check needs the ledger's write lock, so it runs
@@ -446,11 +433,9 @@ def test_crash_rounds_lose_no_acknowledged_entry(tmp_path, restore_sync):
             prim.start()
             wait_log(prim, "stepping down", since=mark)
             wait_for(lambda: heads_equal(prim, repl), f"round {rnd}: heads equal", timeout=20)
-            if restore_sync:
-                wait_for(lambda: ctl_remote(repl.port, "restore-sync").returncode == 0,
-                         f"round {rnd}: restore-sync accepted", timeout=10)
-                assert status(repl.port)["mode"] == 1  # strict
-                wait_for(lambda: heads_equal(prim, repl), f"round {rnd}: heads equal")
+            wait_for(lambda: status(repl.port)["mode"] == 1,  # strict, by itself
+                     f"round {rnd}: the new primary restored strict mode", timeout=10)
+            wait_for(lambda: heads_equal(prim, repl), f"round {rnd}: heads equal")
             quarantined = "diverged tail quarantined" in prim.logs()[mark:]
             round_checks(repl, prim, chains, acked, rnd)
             stats.append((load.count_acked(), quarantined))
@@ -479,10 +464,11 @@ def failed_over_pair(tmp_path):
     p.primary.start()
     wait_log(p.primary, "replica streaming", since=mark)
     wait_for(lambda: heads_equal(p.primary, p.replica), "old primary caught up")
+    wait_for(lambda: status(p.replica.port)["mode"] == 1, "strict again once it caught up")
+    wait_for(lambda: heads_equal(p.primary, p.replica), "the mode change replicated")
     return p, p.replica, p.primary
 
 
-@pytest.mark.xfail(reason=STANDALONE_FOREVER, strict=True)
 def test_promoted_primary_waits_for_its_rejoined_replica(tmp_path):
     p, new, old = failed_over_pair(tmp_path)
     try:
@@ -498,10 +484,6 @@ def test_promoted_primary_waits_for_its_rejoined_replica(tmp_path):
         p.kill()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the replica logs 'replica not streaming' only when the error differs from the "
-    "previous failure (node/repl_replica.c:257 `rc != last_rc`; last_rc is not reset when a "
-    "stream succeeded), so a second outage with the same cause is silent in the log"))
 def test_every_lost_stream_is_logged(tmp_path):
     p = Pair(tmp_path, sync_timeout_ms=SYNC_MS, via_proxy=True).start()
     try:
@@ -515,12 +497,6 @@ def test_every_lost_stream_is_logged(tmp_path):
         p.kill()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a replica whose primary ran standalone is promoted by `promote --force` without "
-    "--accept-loss although the primary acknowledged entries it never received: the guard "
-    "(node/repl_promote.c:67-68) only knows the acked seq that arrived with replicated "
-    "frames, and a standalone primary acknowledges before telling it; DESIGN §5: 'While the "
-    "primary runs standalone, the stale replica cannot be promoted until it has caught up'"))
 def test_stale_replica_of_a_standalone_primary_is_not_promoted(tmp_path):
     p = watched_pair(tmp_path, sync_timeout_ms=SYNC_MS).start()
     try:
@@ -542,5 +518,49 @@ def test_stale_replica_of_a_standalone_primary_is_not_promoted(tmp_path):
         r = ctl_remote(p.replica.port, "promote", "--force")
         assert r.returncode != 0, (f"promoted at head {head} without --accept-loss; "
                                    f"{len(missing)} acknowledged entries lost: {missing[:3]}")
+        assert "PROMOTE_REFUSED" in r.stderr and "standalone" in r.stderr, r.stderr
+        assert status(p.replica.port)["role"] == 2  # still a replica
+        # the operator may accept the loss; the ledger then says so
+        r = ctl_remote(p.replica.port, "promote", "--force", "--accept-loss")
+        assert r.returncode == 0, r.stderr
+        tail = entries_of(p.replica, first=head + 1)
+        kinds = [e["kind"] for e in tail.values()]
+        assert kinds[:3] == ["epoch_started", "loss_accepted", "mode_changed"], kinds
+    finally:
+        p.kill()
+
+
+def test_replica_behind_the_acknowledged_seq_names_the_missing_range(tmp_path):
+    """A wiped replica re-syncing through a slow link learns the primary's acknowledged
+    seq with its first entries; with the primary gone mid-catch-up, promotion is refused
+    naming the range it lacks, and the operator can accept exactly that loss."""
+    p = Pair(tmp_path, sync_timeout_ms=SYNC_MS, via_proxy=True)
+    p.primary.extra += ["--set", "limits.frame_body_bytes_max=65536"]  # ~400 entries a frame
+    p.start()
+    try:
+        for k in range(4):  # 4,000 acknowledged entries
+            open_contracts(p.primary.port, 100000008001 + 1000 * k, 1000)
+        acked_head = status(p.primary.port)["head_seq"]
+        wait_for(lambda: heads_equal(p.primary, p.replica), "replica in step")
+        p.replica.stop()
+        import shutil
+        shutil.rmtree(p.replica.data)
+        Ctl(p.replica.data).run("init", "--replica")  # a wiped disk: empty, new identity
+        p.proxy.throttle(200000)  # bytes/s: the catch-up takes a few seconds
+        p.replica.start()
+        wait_for(lambda: 0 < status(p.replica.port)["head_seq"], "catch-up started")
+        p.primary.proc.kill()
+        p.primary.proc.wait()
+        wait_for(lambda: not status(p.replica.port)["peer_connected"], "stream lost")
+        head = status(p.replica.port)["head_seq"]
+        assert 0 < head < acked_head
+        r = ctl_remote(p.replica.port, "promote", "--force")
+        assert r.returncode == 1 and "PROMOTE_REFUSED" in r.stderr, r.stderr
+        assert f"entries {head + 1}..{acked_head}" in r.stderr, r.stderr
+        r = ctl_remote(p.replica.port, "promote", "--force", "--accept-loss")
+        assert r.returncode == 0, r.stderr
+        loss = [e for e in entries_of(p.replica, first=head + 1).values()
+                if e["kind"] == "loss_accepted"]
+        assert len(loss) == 1
     finally:
         p.kill()

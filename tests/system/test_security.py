@@ -65,8 +65,17 @@ def test_each_role_reaches_only_its_operations(secure_node, tmp_path):
     assert json.loads(ctl(node, "operator", "status").stdout)["head_seq"] == 3
     p = ctl(node, "operator", "contract", 100000000001, check=False)
     assert p.returncode != 0 and "FORBIDDEN" in p.stderr and "role operator" in p.stderr
+    # only the operator drives the pair: promote, switchover, degrade, restore-sync
+    for role in ("writer", "reader", "auditor"):
+        for op in (("promote", "--force"), ("switchover",), ("degrade",), ("restore-sync",)):
+            p = ctl(node, role, *op, check=False)
+            assert p.returncode != 0 and "FORBIDDEN" in p.stderr and f"role {role}" in p.stderr, \
+                (role, op, p.stderr)
+    p = ctl(node, "operator", "promote", "--force", check=False)  # allowed, then judged
+    assert "FORBIDDEN" not in p.stderr and "PROMOTE_REFUSED" in p.stderr, p.stderr
     # every refusal is logged with the client's registry name; nothing was written
     assert wait_log(node, 'msg="request refused by role"')
+    assert "client=test-writer roles=writer request=promote" in node.logs()
     assert "client=test-reader roles=reader request=append" in node.logs()
     assert "client=test-operator roles=operator request=contract" in node.logs()
     assert json.loads(ctl(node, "writer", "status").stdout)["head_seq"] == 3
