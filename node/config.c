@@ -77,8 +77,6 @@ static const setting settings[] = {
         "connections still in their handshake (half-open); more are closed at once"),
     U64("security", connections_per_key_max, 1, 65536, "256",
         "open connections one client key may hold"),
-    U64("security", rekey_interval_records, 1, 1ull << 40, "1048576",
-        "records sent in one direction between rekeys of that direction's key"),
     STR("replication", role, "standalone",
         "standalone, primary (answers appends only once the replica holds them) or replica"),
     STR("replication", peer_addr, "",
@@ -88,6 +86,9 @@ static const setting settings[] = {
         "the other node's public key x25519:<hex> or .pub file (pinned)"),
     U64("replication", sync_timeout_ms, 100, 600000, "5000",
         "primary: an append waits this long for the replica, then fails REPLICA_UNAVAILABLE"),
+    U64("replication", async, 0, 1, "0",
+        "replica: 1 follows peer_addr as an asynchronous read replica (reporting, audit): "
+        "never waited for, never promoted"),
 };
 #define SETTING_COUNT (sizeof settings / sizeof settings[0])
 

@@ -38,11 +38,11 @@ typedef struct ky_config {
     uint64_t handshake_timeout_ms;                 /* a handshake must complete within this */
     uint64_t handshakes_pending_max;               /* connections still in their handshake */
     uint64_t connections_per_key_max;              /* open connections per client key */
-    uint64_t rekey_interval_records;               /* records per direction between rekeys */
     char role[16];                                 /* standalone | primary | replica */
     char peer_addr[64];                            /* the other node's HOST:PORT */
     char peer_key[512];                            /* the other node's public key */
     uint64_t sync_timeout_ms;                      /* primary: wait for the replica, ms */
+    uint64_t async;                                /* replica: 1 = asynchronous read replica */
 } ky_config;
 
 /* Fills every setting with its default. */

@@ -367,7 +367,8 @@ void ky_server_dispatch(ky_server *s, ky_conn *c, const ky_frame_header *h, cons
     case KY_MSG_SWITCHOVER: ky_repl_on_switchover(s, c, h); return;
     case KY_MSG_DEGRADE:
     case KY_MSG_RESTORE_SYNC: ky_repl_on_mode_change(s, c, h); return;
-    case KY_MSG_REPL_SUBSCRIBE: ky_repl_on_subscribe(s, c, h, body); return;
+    case KY_MSG_REPL_SUBSCRIBE:
+    case KY_MSG_REPL_SUBSCRIBE_ASYNC: ky_repl_on_subscribe(s, c, h, body); return;
     case KY_MSG_REPL_ACK: ky_repl_on_ack(s, c, h, body); return;
     case KY_MSG_PROMOTE: ky_repl_on_promote(s, c, h, body); return;
     default: break;

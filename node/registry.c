@@ -35,6 +35,7 @@ static const struct {
     {KY_MSG_CONTRACT, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "contract"},
     {KY_MSG_HISTORY, KY_ROLE_WRITER | KY_ROLE_READER | KY_ROLE_AUDITOR, "history"},
     {KY_MSG_REPL_SUBSCRIBE, KY_ROLE_REPLICA, "subscribe to replication"},
+    {KY_MSG_REPL_SUBSCRIBE_ASYNC, KY_ROLE_REPLICA, "subscribe as a read replica"},
     {KY_MSG_REPL_ACK, KY_ROLE_REPLICA, "acknowledge replication"},
     {KY_MSG_PROMOTE, KY_ROLE_OPERATOR, "promote"},
     {KY_MSG_SWITCHOVER, KY_ROLE_OPERATOR, "switch over"},

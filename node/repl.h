@@ -45,6 +45,7 @@
 #define KY_REPL_HEARTBEAT_MS     250u        /* primary: empty REPL_ENTRIES when idle */
 #define KY_REPL_WATCH_MS         500u        /* primary: peer epoch check period */
 #define KY_REPL_SWITCHOVER_MS    10000u      /* switchover: replica must catch up within */
+#define KY_REPL_READERS_MAX      4u          /* primary: asynchronous read replicas at once */
 
 typedef enum ky_repl_role {
     KY_REPL_STANDALONE = 0,

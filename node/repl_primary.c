@@ -170,12 +170,13 @@ static int encode_entries(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     return KY_OK;
 }
 
-/* Sends one REPL_ENTRIES frame with entries first..last (as many as fit). */
-static int send_entries(ky_server *s, ky_conn *c, const ky_repl_batch *b, uint64_t first,
-                        uint64_t last) {
+/* Sends one REPL_ENTRIES frame with entries first..last (as many as fit) on stream rid;
+ * *sent_through = the last seq sent. */
+static int send_on(ky_server *s, ky_conn *c, uint64_t rid, const ky_repl_batch *b, uint64_t first,
+                   uint64_t last, uint64_t *sent_through) {
     entries_ctx e = {s, b, first, last, 0, 0};
-    int rc = ky_server_respond(s, c, KY_MSG_REPL_ENTRIES, s->sub_request_id,
-                               s->cfg.frame_body_bytes_max, encode_entries, &e);
+    int rc = ky_server_respond(s, c, KY_MSG_REPL_ENTRIES, rid, s->cfg.frame_body_bytes_max,
+                               encode_entries, &e);
     if (rc != KY_OK) {
         ky_log("error", "replication send failed", "from_seq=%" PRIu64 " error=%s", first,
                ky_errname(rc));
@@ -183,15 +184,90 @@ static int send_entries(ky_server *s, ky_conn *c, const ky_repl_batch *b, uint64
         return rc;
     }
     KY_ASSERT(e.sent_through >= first || first > last);
-    s->sent_seq = e.sent_through;
+    *sent_through = e.sent_through;
+    return KY_OK;
+}
+
+/* The same on the DR replica's stream. */
+static int send_entries(ky_server *s, ky_conn *c, const ky_repl_batch *b, uint64_t first,
+                        uint64_t last) {
+    int rc = send_on(s, c, s->sub_request_id, b, first, last, &s->sent_seq);
+    if (rc != KY_OK) return rc;
     s->acked_sent = s->acked_seq;
     s->last_sent_ms = ky_server_now_ms(s);
     return KY_OK;
 }
 
+/* ---- asynchronous read replicas --------------------------------------------------------- */
+
+/* The read replica's connection, or NULL (and the slot freed) once it has gone. */
+static ky_conn *reader_conn(ky_server *s, struct ky_repl_reader *r) {
+    if (!r->active) return NULL;
+    ky_conn *c = &s->conns[r->slot];
+    if (c->state != KY_CONN_OPEN || c->gen != r->gen) {
+        r->active = false;
+        return NULL;
+    }
+    return c;
+}
+
+static struct ky_repl_reader *reader_of(ky_server *s, const ky_conn *c) {
+    for (uint32_t i = 0; i < KY_REPL_READERS_MAX; i++)
+        if (reader_conn(s, &s->readers[i]) == c) return &s->readers[i];
+    return NULL;
+}
+
+/* Read replicas stream committed entries from LMDB only, as fast as their queues drain:
+ * they never hold up an acknowledgement, and a slow one only slows itself. Heartbeats
+ * (an empty frame) keep them from taking silence for a dead primary. */
+static void pump_readers(ky_server *s, bool heartbeat) {
+    ky_ledger_head h;
+    ky_ledger_head_get(s->ledger, &h);
+    size_t room = s->cfg.queued_bytes_per_connection_max / 2;
+    uint64_t now = ky_server_now_ms(s);
+    for (uint32_t i = 0; i < KY_REPL_READERS_MAX; i++) {
+        struct ky_repl_reader *r = &s->readers[i];
+        ky_conn *c = reader_conn(s, r);
+        while (c != NULL && c->state == KY_CONN_OPEN && c->wlen - c->woff < room &&
+               h.seq > r->sent_seq) {
+            if (send_on(s, c, r->request_id, NULL, r->sent_seq + 1, h.seq, &r->sent_seq) != KY_OK)
+                break;
+            r->last_sent_ms = now;
+        }
+        if (c != NULL && c->state == KY_CONN_OPEN && heartbeat &&
+            now - r->last_sent_ms >= KY_REPL_HEARTBEAT_MS &&
+            send_on(s, c, r->request_id, NULL, r->sent_seq + 1, r->sent_seq, &r->sent_seq) == KY_OK)
+            r->last_sent_ms = now;
+    }
+}
+
+/* REPL_SUBSCRIBE_ASYNC, after the prefix check: a free reader slot streams from its head. */
+static int reader_add(ky_server *s, ky_conn *c, uint64_t rid, uint64_t head_seq) {
+    struct ky_repl_reader *r = reader_of(s, c);
+    for (uint32_t i = 0; r == NULL && i < KY_REPL_READERS_MAX; i++)
+        if (reader_conn(s, &s->readers[i]) == NULL) r = &s->readers[i];
+    if (r == NULL) return KY_E_CONNECTION_LIMIT;
+    *r = (struct ky_repl_reader){true, c->slot, c->gen, rid, head_seq, head_seq, 0};
+    r->last_sent_ms = ky_server_now_ms(s);
+    ky_log("info", "read replica subscribed",
+           "conn=%" PRIu64 " client=%s peer=%s head_seq=%" PRIu64, c->gen, c->client_name, c->peer,
+           head_seq);
+    pump_readers(s, false);
+    return KY_OK;
+}
+
+void ky_repl_readers_close(ky_server *s, const char *why) {
+    for (uint32_t i = 0; i < KY_REPL_READERS_MAX; i++) {
+        ky_conn *c = reader_conn(s, &s->readers[i]);
+        if (c != NULL) ky_conn_close_later(s, c, why);
+        s->readers[i].active = false;
+    }
+}
+
 /* Streams whatever the replica lacks, while its output queue has room. */
 static void pump(ky_server *s) {
     outbox_take(s);
+    pump_readers(s, false);
     ky_conn *c = subscriber(s);
     if (c == NULL) return;
     size_t room = s->cfg.queued_bytes_per_connection_max / 2;
@@ -268,6 +344,7 @@ void ky_repl_fail_held(ky_server *s, int err) {
     s->held_tail = NULL;
     ky_conn *c = subscriber(s);
     if (c != NULL) ky_conn_close_later(s, c, "this node stepped down");
+    ky_repl_readers_close(s, "this node stepped down");
 }
 
 /* Answers every held append the replica now covers; fails those past their deadline. */
@@ -302,6 +379,7 @@ static void repl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     ky_server *s = w->data;
     release(s, false);
     pump(s);
+    pump_readers(s, true);
     ky_conn *c = subscriber(s);
     if (c != NULL && ky_server_now_ms(s) - s->last_sent_ms >= KY_REPL_HEARTBEAT_MS)
         send_entries(s, c, NULL, s->sent_seq + 1, s->sent_seq); /* heartbeat */
@@ -352,6 +430,11 @@ void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h, co
         snprintf(why, sizeof why, "this node is not configured as a primary");
     }
     if (rc == KY_OK) rc = prefix_check(s, &m, why, sizeof why);
+    if (rc == KY_OK && h->type == KY_MSG_REPL_SUBSCRIBE_ASYNC) {
+        rc = reader_add(s, c, h->request_id, m.head_seq);
+        if (rc == KY_OK) return;
+        snprintf(why, sizeof why, "already %u read replicas streaming", KY_REPL_READERS_MAX);
+    }
     if (rc != KY_OK) {
         ky_log("warn", "replica refused", "conn=%" PRIu64 " client=%s error=%s why=\"%s\"", c->gen,
                c->client_name, ky_errname(rc), why);
@@ -379,6 +462,12 @@ void ky_repl_on_subscribe(ky_server *s, ky_conn *c, const ky_frame_header *h, co
 void ky_repl_on_ack(ky_server *s, ky_conn *c, const ky_frame_header *h, const uint8_t *body) {
     ky_msg_repl_ack m;
     int rc = ky_msg_repl_ack_decode(body, h->body_bytes, &m);
+    struct ky_repl_reader *r = rc == KY_OK ? reader_of(s, c) : NULL;
+    if (r != NULL && m.durable_seq <= r->sent_seq) { /* a read replica: informational only */
+        if (m.durable_seq > r->durable_seq) r->durable_seq = m.durable_seq;
+        pump_readers(s, false);
+        return;
+    }
     if (rc != KY_OK || subscriber(s) != c || m.durable_seq > s->sent_seq) {
         ky_server_send_error(s, c, h->request_id, rc != KY_OK ? rc : KY_E_PROTOCOL, "REPL_ACK",
                              "acknowledgement without a stream, or beyond what was sent");

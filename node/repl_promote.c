@@ -47,6 +47,12 @@ static int guard(ky_server *s, uint8_t flags, const ky_ledger_head *h, char *why
                  s->repl_role == KY_REPL_PRIMARY ? "the primary" : "standalone");
         return KY_E_PROMOTE_REFUSED;
     }
+    if (s->cfg.async) {
+        snprintf(why, cap,
+                 "this node is an asynchronous read replica (replication.async = 1): it may "
+                 "lag by design and is never promoted; promote the DR replica");
+        return KY_E_PROMOTE_REFUSED;
+    }
     if (!(flags & KY_PROMOTE_FORCE)) {
         snprintf(why, cap, "a failover promotion needs --force (the primary must be gone)");
         return KY_E_PROMOTE_REFUSED;
@@ -262,6 +268,7 @@ static void switch_poll_cb(struct ev_loop *loop, ev_timer *w, int revents) {
         ky_log("warn", "switchover: handed over", "head_seq=%" PRIu64 " pause_ms=%" PRIu64, h.seq,
                ky_server_now_ms(s) - s->switch_started_ms);
         s->repl_role = KY_REPL_REPLICA; /* appends now get NOT_PRIMARY */
+        ky_repl_readers_close(s, "handed over to the replica");
         switch_answer(s, KY_OK, h.seq);
         ev_timer_start(s->loop, &s->stepdown_timer); /* then follow the new primary */
         return;

@@ -42,6 +42,7 @@ struct ky_repl_replica {
     char addr[64];
     char key_file[512];  /* the node's own channel key ("" in plaintext mode) */
     char peer_key[512];  /* pinned */
+    bool read_replica;   /* subscribes with REPL_SUBSCRIBE_ASYNC */
     ky_wire_blob *blobs; /* decode scratch, KY_REPL_BLOBS_MAX */
     const uint8_t **ptrs;
     uint32_t *lens;
@@ -74,7 +75,8 @@ static int subscribe(ky_repl_replica *r, kyosai_client *c, uint64_t *rid) {
     size_t len = 0;
     rc = ky_msg_repl_subscribe_encode(&m, c->out + KY_WIRE_HEADER_BYTES, c->body_bytes_max, &len);
     KY_ASSERT(rc == KY_OK);
-    return ky_client_send(c, KY_MSG_REPL_SUBSCRIBE, len, ky_client_now_ms() + 2000u, rid);
+    return ky_client_send(c, r->read_replica ? KY_MSG_REPL_SUBSCRIBE_ASYNC : KY_MSG_REPL_SUBSCRIBE,
+                          len, ky_client_now_ms() + 2000u, rid);
 }
 
 static int ack(kyosai_client *c, ky_ledger *l) {
@@ -281,6 +283,7 @@ int ky_repl_replica_start(ky_repl_replica **out, const ky_config *cfg, ky_ledger
     r->loop = loop;
     r->handover = handover;
     snprintf(r->addr, sizeof r->addr, "%s", cfg->peer_addr);
+    r->read_replica = cfg->async != 0;
     if (!cfg->plaintext) {
         snprintf(r->key_file, sizeof r->key_file, "%s", cfg->key_file);
         snprintf(r->peer_key, sizeof r->peer_key, "%s", cfg->peer_key);

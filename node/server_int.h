@@ -108,6 +108,12 @@ struct ky_server {
     uint64_t acked_sent;                  /* acked_seq last told to the replica */
     uint64_t last_ack_ms;                 /* when the last REPL_ACK arrived */
     uint64_t last_sent_ms;                /* when the last REPL_ENTRIES left */
+    struct ky_repl_reader {               /* asynchronous read replicas (never waited for) */
+        bool active;
+        uint32_t slot;
+        uint64_t gen, request_id;
+        uint64_t sent_seq, durable_seq, last_sent_ms;
+    } readers[KY_REPL_READERS_MAX];
     ky_append_req *held_head, *held_tail; /* completed appends waiting for the replica */
     uint64_t held_count;                  /* requests in the hold queue */
     struct ky_repl_replica *replica;      /* replica side: the streaming thread */
@@ -178,6 +184,10 @@ void ky_repl_release_all(ky_server *s);
  * the node) once its rejoined replica holds the head; DESIGN §5 "standalone until the old
  * primary returns". Loop thread; does nothing in any other state. */
 void ky_repl_maybe_restore(ky_server *s);
+
+/* Closes every read replica's stream (this node is no longer the primary): they re-dial
+ * and are told NOT_PRIMARY. Loop thread. */
+void ky_repl_readers_close(ky_server *s, const char *why);
 /* repl_primary.c: the REPL_HANDOVER frame to the subscribed replica. */
 int ky_repl_send_handover(ky_server *s);
 

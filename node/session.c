@@ -125,7 +125,6 @@ int ky_session_conn_open(ky_server *s, ky_conn *c) {
     c->cbuf = malloc(KY_SESSION_CBUF_BYTES);
     if (c->chan == NULL || c->cbuf == NULL) return KY_E_NOMEM; /* conn_free releases */
     ky_chan_server_init(c->chan, s->static_sk, s->allow_aesgcm, s->allow_chachapoly);
-    c->chan->rekey_interval_records = s->cfg.rekey_interval_records;
     s->handshakes_pending++;
     return KY_OK;
 }

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "../client/kyosai.h"
 #include "cli_util.h"
 
@@ -261,7 +263,35 @@ static void heads(const ky_drill_opts *o, ky_drill_report *rep) {
         n->head_seq = s.head_seq;
         ky_cli_hex(s.head_hash, KYOSAI_HASH_BYTES, n->head_hash);
         ky_cli_hex(s.merkle_root, KYOSAI_HASH_BYTES, n->merkle_root);
+        char id[2 * KYOSAI_NODE_ID_BYTES + 1], root[64], head[64];
+        ky_cli_hex(s.node_id, KYOSAI_NODE_ID_BYTES, id);
+        sodium_bin2base64(root, sizeof root, s.merkle_root, KYOSAI_HASH_BYTES,
+                          sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(head, sizeof head, s.head_hash, KYOSAI_HASH_BYTES,
+                          sodium_base64_VARIANT_ORIGINAL);
+        snprintf(n->checkpoint, sizeof n->checkpoint,
+                 "kyosai-ledger/%s\n%" PRIu64 "\n%s\nepoch %" PRIu64 "\nhead %s\n", id, s.head_seq,
+                 root, s.epoch, head);
     }
+}
+
+/* The checkpoint body as one JSON string (its only special characters are newlines). */
+static void json_lines(FILE *out, const char *text) {
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*p, out);
+    }
+}
+
+/* UTC wall-clock time of a Unix ms as ISO 8601. */
+static void iso_time(uint64_t unix_ms, char out[32]) {
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(unix_ms % 1000));
 }
 
 static void verify_chains(const ky_drill_opts *o, ky_drill_report *rep) {
@@ -365,9 +395,12 @@ static void print_json(FILE *out, const ky_drill_report *r) {
         fprintf(out,
                 "%s{\"endpoint\":\"%s\",\"role\":\"%s\",\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64
                 ",\"head_hash\":\"%s\",\"merkle_root\":\"%s\""
-                ",\"chain_ok\":%s,\"chain_checked\":%" PRIu64 ",\"chain_bad_seq\":%" PRIu64 "}",
+                ",\"chain_ok\":%s,\"chain_checked\":%" PRIu64 ",\"chain_bad_seq\":%" PRIu64
+                ",\"checkpoint\":\"",
                 i ? "," : "", n->endpoint, role_text(n->role), n->epoch, n->head_seq, n->head_hash,
                 n->merkle_root, n->chain_ok ? "true" : "false", n->chain_checked, n->chain_bad_seq);
+        json_lines(out, n->checkpoint);
+        fputs("\"}", out);
     }
     fprintf(out, "],\"error\":\"%s\"}\n", r->error);
 }
@@ -379,6 +412,10 @@ void ky_drill_print(FILE *out, const ky_drill_report *r, bool json) {
     }
     fprintf(out, "switchover drill: %s\n", r->passed ? "PASSED" : "FAILED");
     if (r->error[0]) fprintf(out, "  error            %s\n", r->error);
+    char t0[32], t1[32];
+    iso_time(r->started_unix_ms, t0);
+    iso_time(r->ended_unix_ms, t1);
+    fprintf(out, "  started, ended   %s, %s\n", t0, t1);
     fprintf(out, "  duration         %.1f s (drill contract %" PRIu64 ", payload-only entries)\n",
             (double)(r->ended_unix_ms - r->started_unix_ms) / 1000.0, r->contract_id);
     for (int i = 0; i < r->leg_count; i++)
@@ -403,5 +440,12 @@ void ky_drill_print(FILE *out, const ky_drill_report *r, bool json) {
         fprintf(out, "  %-16s chain %s (%" PRIu64 " entries walked%s)\n", "",
                 n->chain_ok ? "verifies" : "BROKEN", n->chain_checked,
                 n->chain_bad_seq ? ", first bad seq shown in JSON" : "");
+        fprintf(out, "  %-16s checkpoint (unsigned; `kyosaictl checkpoint` signs it):\n", "");
+        for (const char *p = n->checkpoint; *p;) {
+            const char *e = strchr(p, '\n');
+            int len = e ? (int)(e - p) : (int)strlen(p);
+            fprintf(out, "  %-16s   %.*s\n", "", len, p);
+            p += len + (e != NULL);
+        }
     }
 }

@@ -33,6 +33,8 @@ typedef struct ky_drill_node {
     bool chain_ok;          /* every prev_hash link 1..head, leaves equal on both nodes */
     uint64_t chain_checked; /* entries walked */
     uint64_t chain_bad_seq; /* first bad seq, 0 if none */
+    char checkpoint[256];   /* the head as a C2SP checkpoint body (origin, size, root, epoch,
+                               head), unsigned: `kyosaictl checkpoint --key` signs the same */
 } ky_drill_node;
 
 typedef struct ky_drill_report {

@@ -144,7 +144,7 @@ _Static_assert(KY_MSG_ERROR_FIXED_BYTES == 2 + 1 + 2, "ERROR: status, what_len, 
 /* ---- types ------------------------------------------------------------------------------ */
 
 bool ky_msg_type_known(uint8_t type) {
-    return (type >= KY_MSG_HELLO && type <= KY_MSG_RESTORE_SYNC) || type == KY_MSG_ERROR;
+    return (type >= KY_MSG_HELLO && type <= KY_MSG_REPL_SUBSCRIBE_ASYNC) || type == KY_MSG_ERROR;
 }
 
 const char *ky_msg_type_name(uint8_t type) {
@@ -164,6 +164,7 @@ const char *ky_msg_type_name(uint8_t type) {
     case KY_MSG_REPL_HANDOVER: return "REPL_HANDOVER";
     case KY_MSG_DEGRADE: return "DEGRADE";
     case KY_MSG_RESTORE_SYNC: return "RESTORE_SYNC";
+    case KY_MSG_REPL_SUBSCRIBE_ASYNC: return "REPL_SUBSCRIBE_ASYNC";
     case KY_MSG_ERROR: return "ERROR";
     default: return "UNKNOWN";
     }

@@ -58,6 +58,7 @@ typedef enum ky_msg_type {
     KY_MSG_REPL_HANDOVER = 13, /* primary -> replica on the stream: take over now */
     KY_MSG_DEGRADE = 14,       /* operator -> primary: run standalone (recorded) */
     KY_MSG_RESTORE_SYNC = 15,  /* operator -> primary: back to strict (recorded) */
+    KY_MSG_REPL_SUBSCRIBE_ASYNC = 16, /* read replica -> primary: as 8, never waited for */
     KY_MSG_ERROR = 255,
 } ky_msg_type;
 

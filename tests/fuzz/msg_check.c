@@ -294,7 +294,8 @@ unsigned fuzz_msg_decoder_for(const ky_frame_header *h) {
     case KY_MSG_CONTRACT: return resp ? FUZZ_CONTRACT_RESP : FUZZ_CONTRACT;
     case KY_MSG_HISTORY: return resp ? FUZZ_HISTORY_RESP : FUZZ_HISTORY;
     case KY_MSG_STATUS: return resp ? FUZZ_STATUS_RESP : FUZZ_STATUS;
-    case KY_MSG_REPL_SUBSCRIBE: return resp ? FUZZ_MSG_DECODER_COUNT : FUZZ_REPL_SUBSCRIBE;
+    case KY_MSG_REPL_SUBSCRIBE:
+    case KY_MSG_REPL_SUBSCRIBE_ASYNC: return resp ? FUZZ_MSG_DECODER_COUNT : FUZZ_REPL_SUBSCRIBE;
     case KY_MSG_REPL_ACK: return resp ? FUZZ_MSG_DECODER_COUNT : FUZZ_REPL_ACK;
     case KY_MSG_REPL_ENTRIES: return resp ? FUZZ_REPL_ENTRIES : FUZZ_MSG_DECODER_COUNT;
     case KY_MSG_PROMOTE: return resp ? FUZZ_PROMOTE_RESP : FUZZ_PROMOTE;

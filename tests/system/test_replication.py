@@ -326,3 +326,50 @@ def test_drill_reports_rto_rpo_and_verified_chains(tmp_path):
         assert "RPO" in r.stdout and "PASSED" in r.stdout
     finally:
         p.kill()
+
+
+def test_read_replica_follows_and_never_holds_up_acknowledgements(tmp_path):
+    """An asynchronous read replica (replication.async = 1) streams beside the DR replica:
+    it ends with the same entries, stopping it delays no acknowledgement, it refuses
+    writes and promotion, and the DR link is not disturbed by it."""
+    from conftest import Node
+    p = Pair(tmp_path, sync_timeout_ms=1000)
+    Ctl(str(tmp_path / "reader-ledger")).run("init", "--replica")
+    reader = Node(tmp_path, "reader", extra=[
+        "--set", "replication.role=replica", "--set", "replication.async=1",
+        "--set", f"replication.peer_addr=127.0.0.1:{p.primary.port}"])
+    p.start()
+    reader.start()
+    try:
+        wait_for(lambda: "read replica subscribed" in p.primary.logs(), "reader subscribed")
+        open_contracts(p.primary.port, 100000000701, 200)
+        wait_for(lambda: status(reader.port)["head_seq"] == status(p.primary.port)["head_seq"],
+                 "read replica caught up")
+        assert status(p.primary.port)["peer_connected"] == 1  # the DR stream is still there
+        assert "replaced by a new replica stream" not in p.primary.logs()
+        reader.proc.send_signal(signal.SIGSTOP)  # a stuck reporting node
+        t0 = time.monotonic()
+        open_contracts(p.primary.port, 100000000901, 50)  # acknowledged: the DR node holds it
+        assert time.monotonic() - t0 < 0.9, "an append waited for the read replica"
+        reader.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: status(reader.port)["head_seq"] == status(p.primary.port)["head_seq"],
+                 "read replica caught up again")
+        assert status(reader.port)["head_hash"] == status(p.primary.port)["head_hash"]
+        c = kw.Conn(reader.port)
+        t, _, _, body = c.call(kw.APPEND, kw.append_body(
+            [kw.event(PAID, SHOKIBO, 100000000701, 1000, period=209901)]))
+        assert t == kw.ERROR and kw.decode_error(body)[0] == NOT_PRIMARY
+        c.close()
+        reader.stop()  # its primary gone from its view: still never promoted
+        p.primary.stop()
+        reader.start()
+        r = ctl_remote(reader.port, "promote", "--force", "--accept-loss")
+        assert r.returncode == 1 and "read replica" in r.stderr, r.stderr
+    finally:
+        try:
+            reader.proc.send_signal(signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        reader.kill()
+        p.kill()
+    assert Ctl(reader.data).json("verify")[0]["ok"]

@@ -164,8 +164,8 @@ static void test_unknown_type_passes_header(void **state) {
     const char *names[] = {"HELLO",         "APPEND",       "GET",         "RANGE",
                            "CONTRACT",      "HISTORY",      "STATUS",      "REPL_SUBSCRIBE",
                            "REPL_ACK",      "REPL_ENTRIES", "PROMOTE",     "SWITCHOVER",
-                           "REPL_HANDOVER", "DEGRADE",      "RESTORE_SYNC"};
-    for (uint8_t t = 1; t <= 15; t++) {
+                           "REPL_HANDOVER", "DEGRADE",      "RESTORE_SYNC", "REPL_SUBSCRIBE_ASYNC"};
+    for (uint8_t t = 1; t <= 16; t++) {
         ky_frame_header h = {.version = 1, .type = t};
         assert_true(ky_msg_type_known(t));
         assert_string_equal(ky_msg_type_name(t), names[t - 1]);
