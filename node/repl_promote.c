@@ -130,7 +130,7 @@ void ky_repl_on_promote(ky_server *s, ky_conn *c, const ky_frame_header *hdr, co
         ky_repl_replica_stop(s->replica); /* the apply in progress finishes first */
         s->replica = NULL;
         ky_ledger_head_get(s->ledger, &h); /* it may have applied one more batch */
-        uint64_t since = 0; /* read in the old epoch, before the new one begins */
+        uint64_t since = 0;                /* read in the old epoch, before the new one begins */
         bool was_standalone = primary_was_standalone(s, &since);
         rc = ky_ledger_epoch_begin(s->ledger, h.epoch + 1, NULL);
         if (rc != KY_OK)

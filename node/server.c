@@ -399,8 +399,10 @@ int ky_server_open(ky_server **out, const ky_config *cfg, ky_ledger *l, char *er
                      cfg->role);
         s->repl_role = (int)role;
         if (rc == KY_OK && cfg->async && role != KY_REPL_REPLICA) {
-            snprintf(err, cap, "replication.async = 1 is for a replica (replication.role = "
-                               "replica), not for a %s", cfg->role);
+            snprintf(err, cap,
+                     "replication.async = 1 is for a replica (replication.role = "
+                     "replica), not for a %s",
+                     cfg->role);
             rc = KY_E_INVALID_ARG;
         }
     }

@@ -88,44 +88,44 @@ struct ky_server {
     uint64_t handshakes_ok, handshakes_refused, role_refusals; /* counters */
     uint64_t refusal_log_ms; /* last "half-open limit" log line, ms */
     /* replication (repl_primary.c, repl_replica.c) */
-    int repl_role;                                   /* ky_repl_role */
-    bool repl_opened;                                /* ky_repl_primary_open ran */
-    bool sync_strict;                                /* primary: answers wait for the replica */
+    int repl_role;     /* ky_repl_role */
+    bool repl_opened;  /* ky_repl_primary_open ran */
+    bool sync_strict;  /* primary: answers wait for the replica */
     bool auto_restore; /* promoted primary: back to strict once the rejoined replica holds head */
     pthread_mutex_t outbox_mu;                       /* guards outbox_* (writer hook vs loop) */
     struct ky_repl_batch *outbox_head, *outbox_tail; /* batches from the writer hook */
     size_t outbox_bytes;                             /* bytes in the outbox */
     bool outbox_overflow;                            /* batches were dropped: read LMDB instead */
-    struct ky_repl_batch *pending;        /* loop-only: batches not yet sent, seq order */
-    ev_async repl_async;                  /* writer hook -> loop */
-    ev_timer repl_timer;                  /* hold-queue deadlines */
-    bool sub_active;                      /* a replica is subscribed */
-    uint32_t sub_slot;                    /* its connection */
-    uint64_t sub_gen, sub_request_id;     /* its generation and subscribe request id */
-    uint64_t sent_seq;                    /* last seq sent to the replica */
-    uint64_t durable_seq;                 /* last seq the replica acknowledged durable */
-    uint64_t acked_seq;                   /* last seq acknowledged to a client */
-    uint64_t acked_sent;                  /* acked_seq last told to the replica */
-    uint64_t last_ack_ms;                 /* when the last REPL_ACK arrived */
-    uint64_t last_sent_ms;                /* when the last REPL_ENTRIES left */
-    struct ky_repl_reader {               /* asynchronous read replicas (never waited for) */
+    struct ky_repl_batch *pending;    /* loop-only: batches not yet sent, seq order */
+    ev_async repl_async;              /* writer hook -> loop */
+    ev_timer repl_timer;              /* hold-queue deadlines */
+    bool sub_active;                  /* a replica is subscribed */
+    uint32_t sub_slot;                /* its connection */
+    uint64_t sub_gen, sub_request_id; /* its generation and subscribe request id */
+    uint64_t sent_seq;                /* last seq sent to the replica */
+    uint64_t durable_seq;             /* last seq the replica acknowledged durable */
+    uint64_t acked_seq;               /* last seq acknowledged to a client */
+    uint64_t acked_sent;              /* acked_seq last told to the replica */
+    uint64_t last_ack_ms;             /* when the last REPL_ACK arrived */
+    uint64_t last_sent_ms;            /* when the last REPL_ENTRIES left */
+    struct ky_repl_reader {           /* asynchronous read replicas (never waited for) */
         bool active;
         uint32_t slot;
         uint64_t gen, request_id;
         uint64_t sent_seq, durable_seq, last_sent_ms;
     } readers[KY_REPL_READERS_MAX];
-    ky_append_req *held_head, *held_tail; /* completed appends waiting for the replica */
-    uint64_t held_count;                  /* requests in the hold queue */
-    struct ky_repl_replica *replica;      /* replica side: the streaming thread */
-    struct ky_repl_watch *watch;          /* primary side: the peer epoch watcher */
-    ev_async higher_epoch;                /* watcher -> loop: step down */
-    ev_timer stepdown_timer;              /* waits for the writer to go idle */
-    ev_async handover;                    /* replica thread -> loop: the primary handed over */
-    ev_timer switch_timer;                /* primary: waits until the replica holds the head */
-    bool switching;                       /* switchover or mode change: appends RETRY_LATER */
-    uint8_t switch_op;                    /* KY_MSG_SWITCHOVER, _DEGRADE or _RESTORE_SYNC */
-    uint64_t switch_started_ms;           /* when it began */
-    uint32_t switch_slot;                 /* the operator's connection */
+    ky_append_req *held_head, *held_tail;   /* completed appends waiting for the replica */
+    uint64_t held_count;                    /* requests in the hold queue */
+    struct ky_repl_replica *replica;        /* replica side: the streaming thread */
+    struct ky_repl_watch *watch;            /* primary side: the peer epoch watcher */
+    ev_async higher_epoch;                  /* watcher -> loop: step down */
+    ev_timer stepdown_timer;                /* waits for the writer to go idle */
+    ev_async handover;                      /* replica thread -> loop: the primary handed over */
+    ev_timer switch_timer;                  /* primary: waits until the replica holds the head */
+    bool switching;                         /* switchover or mode change: appends RETRY_LATER */
+    uint8_t switch_op;                      /* KY_MSG_SWITCHOVER, _DEGRADE or _RESTORE_SYNC */
+    uint64_t switch_started_ms;             /* when it began */
+    uint32_t switch_slot;                   /* the operator's connection */
     uint64_t switch_gen, switch_request_id; /* KY_SWITCH_GEN_NONE: nobody to answer */
 };
 

@@ -50,14 +50,14 @@ typedef enum ky_msg_type {
     KY_MSG_CONTRACT = 5,
     KY_MSG_HISTORY = 6,
     KY_MSG_STATUS = 7,
-    KY_MSG_REPL_SUBSCRIBE = 8, /* replica -> primary; responses: REPL_ENTRIES stream */
-    KY_MSG_REPL_ACK = 9,       /* replica -> primary; never answered */
-    KY_MSG_REPL_ENTRIES = 10,  /* primary -> replica, responses to REPL_SUBSCRIBE only */
-    KY_MSG_PROMOTE = 11,       /* operator: make this replica the primary (new epoch) */
-    KY_MSG_SWITCHOVER = 12,    /* operator -> primary: planned handover to the replica */
-    KY_MSG_REPL_HANDOVER = 13, /* primary -> replica on the stream: take over now */
-    KY_MSG_DEGRADE = 14,       /* operator -> primary: run standalone (recorded) */
-    KY_MSG_RESTORE_SYNC = 15,  /* operator -> primary: back to strict (recorded) */
+    KY_MSG_REPL_SUBSCRIBE = 8,        /* replica -> primary; responses: REPL_ENTRIES stream */
+    KY_MSG_REPL_ACK = 9,              /* replica -> primary; never answered */
+    KY_MSG_REPL_ENTRIES = 10,         /* primary -> replica, responses to REPL_SUBSCRIBE only */
+    KY_MSG_PROMOTE = 11,              /* operator: make this replica the primary (new epoch) */
+    KY_MSG_SWITCHOVER = 12,           /* operator -> primary: planned handover to the replica */
+    KY_MSG_REPL_HANDOVER = 13,        /* primary -> replica on the stream: take over now */
+    KY_MSG_DEGRADE = 14,              /* operator -> primary: run standalone (recorded) */
+    KY_MSG_RESTORE_SYNC = 15,         /* operator -> primary: back to strict (recorded) */
     KY_MSG_REPL_SUBSCRIBE_ASYNC = 16, /* read replica -> primary: as 8, never waited for */
     KY_MSG_ERROR = 255,
 } ky_msg_type;

@@ -147,7 +147,7 @@ static void test_header_body_limit(void **state) {
 
 static void test_unknown_type_passes_header(void **state) {
     (void)state;
-    uint8_t unknown[] = {0, 16, 17, 100, 254};
+    uint8_t unknown[] = {0, 17, 18, 100, 254};
     for (int i = 0; i < 5; i++) {
         size_t n;
         const uint8_t *body;
@@ -161,9 +161,9 @@ static void test_unknown_type_passes_header(void **state) {
         d.flags = KY_FRAME_FLAG_RESPONSE;
         assert_int_equal(ky_msg_header_check(&d), KY_E_FRAME_TYPE);
     }
-    const char *names[] = {"HELLO",         "APPEND",       "GET",         "RANGE",
-                           "CONTRACT",      "HISTORY",      "STATUS",      "REPL_SUBSCRIBE",
-                           "REPL_ACK",      "REPL_ENTRIES", "PROMOTE",     "SWITCHOVER",
+    const char *names[] = {"HELLO",         "APPEND",       "GET",          "RANGE",
+                           "CONTRACT",      "HISTORY",      "STATUS",       "REPL_SUBSCRIBE",
+                           "REPL_ACK",      "REPL_ENTRIES", "PROMOTE",      "SWITCHOVER",
                            "REPL_HANDOVER", "DEGRADE",      "RESTORE_SYNC", "REPL_SUBSCRIBE_ASYNC"};
     for (uint8_t t = 1; t <= 16; t++) {
         ky_frame_header h = {.version = 1, .type = t};
