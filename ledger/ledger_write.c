@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "../common/ky_assert.h"
 #include "../common/ky_err.h"
 #include "ledger_int.h"
@@ -47,6 +49,21 @@ typedef struct ov_rec {
     ky_contract_state cs;       /* CONTRACT value */
 } ov_rec;
 
+/* An overlay version to write, with its database and key as integers (every key is a
+ * big-endian integer or pair, so integer order is byte order): sorting compares these in
+ * place instead of following a pointer into the version log for every comparison. */
+struct sort_item {
+    uint64_t k0, k1; /* key bytes 0-7 and 8-15 (zero-padded), big-endian */
+    uint32_t rec;    /* index into recs */
+    uint8_t tag;     /* TAG_* */
+};
+
+/* A key to prefetch as integers, so sorting moves 16 bytes and compares two words:
+ * contract keys are (contract id, 0), month keys (contract id, yyyymm). */
+struct pf_key {
+    uint64_t hi, lo;
+};
+
 typedef struct staged_entry {
     uint32_t offset; /* into arena: entry bytes || xxh3 */
     uint32_t len;    /* entry bytes (without checksum) */
@@ -61,13 +78,13 @@ struct ky_batch {
     ov_rec *recs;          /* version log, RECS_MAX */
     uint32_t rec_count;    /* versions in use */
     uint32_t *table;       /* TABLE_SLOTS: newest rec index + 1, 0 = empty */
-    const ov_rec **sorted; /* RECS_MAX newest versions, sorted in phase 2 */
+    struct sort_item *sorted; /* RECS_MAX newest versions, sorted in phase 2 */
     uint8_t *arena;        /* staged stored values */
     uint32_t arena_used;   /* bytes */
     staged_entry *entries; /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
     uint32_t entry_count;
     history_rec *history; /* KY_LEDGER_BATCH_COUNT_MAX */
-    ov_rec *prefetch;     /* KY_LEDGER_BATCH_COUNT_MAX keys to read in key order */
+    struct pf_key *prefetch; /* KY_LEDGER_BATCH_COUNT_MAX keys to read in key order */
     uint32_t history_count;
     /* Running head of the batch. */
     uint64_t seq;
@@ -99,11 +116,11 @@ static ky_batch *batch_alloc(void) {
     if (b == NULL) return NULL;
     b->recs = malloc(sizeof(ov_rec) * RECS_MAX);
     b->table = calloc(TABLE_SLOTS, sizeof(uint32_t));
-    b->sorted = malloc(sizeof(ov_rec *) * RECS_MAX);
+    b->sorted = malloc(sizeof(struct sort_item) * RECS_MAX);
     b->arena = malloc((size_t)STORED_BYTES_MAX * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     b->entries = malloc(sizeof(staged_entry) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     b->history = malloc(sizeof(history_rec) * KY_LEDGER_BATCH_COUNT_MAX);
-    b->prefetch = malloc(sizeof(ov_rec) * KY_LEDGER_BATCH_COUNT_MAX);
+    b->prefetch = malloc(sizeof(struct pf_key) * KY_LEDGER_BATCH_COUNT_MAX);
     b->hook_entries = malloc(sizeof(uint8_t *) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     b->hook_bytes = malloc(sizeof(uint32_t) * (KY_LEDGER_BATCH_COUNT_MAX + 1));
     if (!b->recs || !b->table || !b->sorted || !b->arena || !b->entries || !b->history ||
@@ -117,10 +134,25 @@ static ky_batch *batch_alloc(void) {
 /* ---- overlay ------------------------------------------------------------------------ */
 
 static uint32_t key_hash(uint8_t tag, const uint8_t *key, uint32_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ tag;
-    for (uint32_t i = 0; i < len; i++) h = (h ^ key[i]) * 0x100000001B3ull;
-    h ^= h >> 29;
+    /* XXH3 mixes every key bit into the low bits the table uses: sequential contract ids
+     * (the common case) spread evenly instead of clustering into long probe runs. */
+    uint64_t h = XXH3_64bits_withSeed(key, len, tag);
     return (uint32_t)h & (TABLE_SLOTS - 1);
+}
+
+/* Keys are 8, 12 or 16 bytes: two word compares instead of a memcmp call. */
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, uint32_t len) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y) return false;
+    if (len == 8) return true;
+    if (len == 16) {
+        memcpy(&x, a + 8, 8);
+        memcpy(&y, b + 8, 8);
+        return x == y;
+    }
+    return memcmp(a + 8, b + 8, len - 8) == 0;
 }
 
 /* Finds the slot of (tag, key): the slot holding it, or the empty slot to put it in. */
@@ -130,7 +162,7 @@ static uint32_t ov_slot(const ky_batch *b, uint8_t tag, const uint8_t *key, uint
         uint32_t r = b->table[s];
         if (r == 0) return s;
         const ov_rec *rec = &b->recs[r - 1];
-        if (rec->tag == tag && rec->key_len == len && memcmp(rec->key, key, len) == 0) return s;
+        if (rec->tag == tag && rec->key_len == len && key_eq(rec->key, key, len)) return s;
         s = (s + 1) & (TABLE_SLOTS - 1);
     }
 }
@@ -143,7 +175,7 @@ static ov_rec *ov_find(ky_batch *b, uint8_t tag, const uint8_t *key, uint32_t le
 /* Adds a new version of (tag, key); the caller fills its value. */
 static ov_rec *ov_put(ky_batch *b, uint8_t tag, const uint8_t *key, uint32_t len) {
     KY_ASSERT(b->rec_count < RECS_MAX);
-    KY_ASSERT(len <= KEY_BYTES_MAX);
+    KY_ASSERT(len >= 8 && len <= KEY_BYTES_MAX); /* key_eq reads 8 bytes at least */
     uint32_t s = ov_slot(b, tag, key, len);
     ov_rec *rec = &b->recs[b->rec_count];
     rec->tag = tag;
@@ -386,28 +418,36 @@ static void judge_event(ky_ledger *l, ky_batch *b, const ky_event *ev, ky_event_
 
 /* ---- prefetch: read the batch's state in key order ----------------------------------- */
 
-static int key_cmp(const void *a, const void *b) {
-    const ov_rec *x = a, *y = b;
-    return memcmp(x->key, y->key, x->key_len);
+static int pf_cmp(const void *a, const void *b) {
+    const struct pf_key *x = a, *y = b;
+    if (x->hi != y->hi) return x->hi < y->hi ? -1 : 1;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
 /* Sorts n keys of one tag, reads each once from the store and records it in the overlay
  * as a clean version. Random arrival then costs sequential B-tree reads (DESIGN §3.5). */
 static int prefetch_keys(ky_ledger *l, ky_batch *b, uint8_t tag, uint32_t n) {
-    qsort(b->prefetch, n, sizeof(ov_rec), key_cmp);
+    qsort(b->prefetch, n, sizeof b->prefetch[0], pf_cmp);
     for (uint32_t i = 0; i < n; i++) {
-        const ov_rec *k = &b->prefetch[i];
-        if ((i > 0 && memcmp(k->key, b->prefetch[i - 1].key, k->key_len) == 0) ||
-            ov_find(b, tag, k->key, k->key_len) != NULL)
-            continue;
-        ov_rec *rec = ov_put(b, tag, k->key, k->key_len);
+        const struct pf_key *k = &b->prefetch[i];
+        if (i > 0 && pf_cmp(k, &b->prefetch[i - 1]) == 0) continue;
+        uint8_t key[KEY_BYTES_MAX];
+        uint32_t key_len = 8;
+        if (tag == TAG_CONTRACT) {
+            ky_put_u64be(key, k->hi);
+        } else {
+            ky_ledger_month_key(k->hi, (uint32_t)k->lo, key);
+            key_len = KY_MONTH_KEY_BYTES;
+        }
+        if (ov_find(b, tag, key, key_len) != NULL) continue;
+        ov_rec *rec = ov_put(b, tag, key, key_len);
         rec->dirty = false;
         int rc;
         if (tag == TAG_CONTRACT) {
-            rc = ky_ledger_txn_contract(l, b->txn, ky_get_u64be(k->key), &rec->cs);
+            rc = ky_ledger_txn_contract(l, b->txn, k->hi, &rec->cs);
             rec->present = rc == KY_OK;
         } else {
-            rc = month_from_store(l, b, k->key, &rec->seq);
+            rc = month_from_store(l, b, key, &rec->seq);
         }
         if (rc != KY_OK && rc != KY_E_NOT_FOUND) return rc;
     }
@@ -418,8 +458,7 @@ static int prefetch(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t coun
     uint32_t n = 0;
     for (uint32_t i = 0; i < count; i++) {
         if (ev[i].contract_id == 0 || ev[i].contract_id > KY_CONTRACT_ID_MAX) continue;
-        ky_put_u64be(b->prefetch[n].key, ev[i].contract_id);
-        b->prefetch[n++].key_len = 8;
+        b->prefetch[n++] = (struct pf_key){ev[i].contract_id, 0};
     }
     int rc = prefetch_keys(l, b, TAG_CONTRACT, n);
     n = 0;
@@ -427,8 +466,7 @@ static int prefetch(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t coun
         if (ev[i].kind != KY_KIND_PREMIUM_PAID || !ky_rules_period_valid(ev[i].period_yyyymm) ||
             ev[i].contract_id == 0 || ev[i].contract_id > KY_CONTRACT_ID_MAX)
             continue;
-        ky_ledger_month_key(ev[i].contract_id, ev[i].period_yyyymm, b->prefetch[n].key);
-        b->prefetch[n++].key_len = KY_MONTH_KEY_BYTES;
+        b->prefetch[n++] = (struct pf_key){ev[i].contract_id, ev[i].period_yyyymm};
     }
     return rc == KY_OK ? prefetch_keys(l, b, TAG_MONTH, n) : rc;
 }
@@ -483,16 +521,24 @@ static void judge_chain(ky_ledger *l, ky_batch *b, const ky_event *ev, uint32_t 
 /* ---- phase 2: write ------------------------------------------------------------------ */
 
 /* Orders overlay versions by database, then key (keys of one database share a length). */
-static int rec_cmp(const void *a, const void *b) {
-    const ov_rec *x = *(const ov_rec *const *)a, *y = *(const ov_rec *const *)b;
+static int item_cmp(const void *a, const void *b) {
+    const struct sort_item *x = a, *y = b;
     if (x->tag != y->tag) return x->tag < y->tag ? -1 : 1;
-    KY_ASSERT(x->key_len == y->key_len);
-    return memcmp(x->key, y->key, x->key_len);
+    if (x->k0 != y->k0) return x->k0 < y->k0 ? -1 : 1;
+    return x->k1 < y->k1 ? -1 : x->k1 > y->k1;
+}
+
+static struct sort_item sort_item_of(const ov_rec *r, uint32_t index) {
+    uint8_t pad[16] = {0};
+    memcpy(pad, r->key, r->key_len);
+    return (struct sort_item){ky_get_u64be(pad), ky_get_u64be(pad + 8), index, r->tag};
 }
 
 static int history_cmp(const void *a, const void *b) {
-    return memcmp(((const history_rec *)a)->key, ((const history_rec *)b)->key,
-                  KY_HISTORY_KEY_BYTES);
+    const uint8_t *x = ((const history_rec *)a)->key, *y = ((const history_rec *)b)->key;
+    uint64_t p = ky_get_u64be(x), q = ky_get_u64be(y); /* contract id, then contract seq */
+    if (p == q) p = ky_get_u64be(x + 8), q = ky_get_u64be(y + 8);
+    return p < q ? -1 : p > q;
 }
 
 static int write_entries(ky_ledger *l, ky_batch *b) {
@@ -547,11 +593,11 @@ static int write_overlay(ky_ledger *l, ky_batch *b) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < b->rec_count; i++) {
         const ov_rec *r = &b->recs[i];
-        if (r->dirty && b->table[r->slot] == i + 1) b->sorted[n++] = r; /* newest staged */
+        if (r->dirty && b->table[r->slot] == i + 1) b->sorted[n++] = sort_item_of(r, i);
     }
-    qsort(b->sorted, n, sizeof b->sorted[0], rec_cmp);
+    qsort(b->sorted, n, sizeof b->sorted[0], item_cmp);
     for (uint32_t i = 0; i < n; i++) {
-        int rc = write_rec(l, b, b->sorted[i]);
+        int rc = write_rec(l, b, &b->recs[b->sorted[i].rec]);
         if (rc != KY_OK) return rc;
     }
     return KY_OK;
