@@ -75,15 +75,15 @@ typedef struct history_rec {
 } history_rec;
 
 struct ky_batch {
-    ov_rec *recs;          /* version log, RECS_MAX */
-    uint32_t rec_count;    /* versions in use */
-    uint32_t *table;       /* TABLE_SLOTS: newest rec index + 1, 0 = empty */
+    ov_rec *recs;             /* version log, RECS_MAX */
+    uint32_t rec_count;       /* versions in use */
+    uint32_t *table;          /* TABLE_SLOTS: newest rec index + 1, 0 = empty */
     struct sort_item *sorted; /* RECS_MAX newest versions, sorted in phase 2 */
-    uint8_t *arena;        /* staged stored values */
-    uint32_t arena_used;   /* bytes */
-    staged_entry *entries; /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
+    uint8_t *arena;           /* staged stored values */
+    uint32_t arena_used;      /* bytes */
+    staged_entry *entries;    /* KY_LEDGER_BATCH_COUNT_MAX (+1 for system entries) */
     uint32_t entry_count;
-    history_rec *history; /* KY_LEDGER_BATCH_COUNT_MAX */
+    history_rec *history;    /* KY_LEDGER_BATCH_COUNT_MAX */
     struct pf_key *prefetch; /* KY_LEDGER_BATCH_COUNT_MAX keys to read in key order */
     uint32_t history_count;
     /* Running head of the batch. */
