@@ -29,9 +29,16 @@ typedef struct ky_repl_batch {
     uint64_t first_seq;
     uint32_t count;
     size_t bytes;   /* of data */
-    uint32_t *lens; /* count entry lengths */
+    uint8_t *lens;  /* count u32 entry lengths, after data: unaligned, so bytes */
     uint8_t data[]; /* entries back to back */
 } ky_repl_batch;
+
+/* The i-th entry length; lens follows data, so it may be unaligned: copied, never loaded. */
+static uint32_t batch_len(const ky_repl_batch *b, uint64_t i) {
+    uint32_t n;
+    memcpy(&n, b->lens + i * sizeof n, sizeof n);
+    return n;
+}
 
 static uint64_t batch_last(const ky_repl_batch *b) {
     return b->first_seq + b->count - 1;
@@ -53,11 +60,11 @@ static void batch_hook(void *ctx, uint64_t first_seq, uint32_t count, const uint
         b->first_seq = first_seq;
         b->count = count;
         b->bytes = bytes;
-        b->lens = (uint32_t *)(b->data + bytes);
+        b->lens = b->data + bytes;
         size_t off = 0;
         for (uint32_t i = 0; i < count; i++) {
             memcpy(b->data + off, entries[i], entry_bytes[i]);
-            memcpy(&b->lens[i], &entry_bytes[i], sizeof(uint32_t));
+            memcpy(b->lens + i * sizeof(uint32_t), &entry_bytes[i], sizeof(uint32_t));
             off += entry_bytes[i];
         }
     }
@@ -134,7 +141,7 @@ static int entry_at(entries_ctx *e, uint64_t seq, uint8_t *buf, size_t cap, cons
         uint64_t i = seq - e->batch->first_seq;
         KY_ASSERT(i < e->batch->count);
         *p = e->batch->data + e->batch_off;
-        *n = e->batch->lens[i];
+        *n = batch_len(e->batch, i);
         e->batch_off += *n;
         return KY_OK;
     }
@@ -158,7 +165,7 @@ static int encode_entries(void *ctx, uint8_t *out, size_t cap, size_t *len) {
     e->batch_off = 0;
     if (e->batch != NULL) /* skip what the replica already has */
         for (uint64_t k = 0; k < e->first_seq - e->batch->first_seq; k++)
-            e->batch_off += e->batch->lens[k];
+            e->batch_off += batch_len(e->batch, k);
     for (uint64_t seq = e->first_seq; seq <= e->last_seq; seq++) {
         const uint8_t *p = NULL;
         uint32_t n = 0;

@@ -326,6 +326,7 @@ int ky_drill_run(const ky_drill_opts *o, ky_drill_report *rep) {
         snprintf(rep->error, sizeof rep->error,
                  "the pair is not ready for a drill: it needs a "
                  "strict primary and a streaming replica (kyosaictl status shows both)");
+        heads(o, rep); /* what each node is, for the report */
         return 1;
     }
     drill_load l = {.o = o, .contract_id = KY_DRILL_CONTRACT_BASE + (uint64_t)wall.tv_sec};
@@ -336,6 +337,7 @@ int ky_drill_run(const ky_drill_opts *o, ky_drill_report *rep) {
         snprintf(rep->error, sizeof rep->error, "cannot open the drill contract: %s",
                  kyosai_strerror(rc));
         free(l.acks);
+        heads(o, rep);
         return 3;
     }
     rep->contract_id = l.contract_id;
@@ -413,11 +415,12 @@ void ky_drill_print(FILE *out, const ky_drill_report *r, bool json) {
     fprintf(out, "switchover drill: %s\n", r->passed ? "PASSED" : "FAILED");
     if (r->error[0]) fprintf(out, "  error            %s\n", r->error);
     char t0[32], t1[32];
+    uint64_t ended = r->ended_unix_ms > r->started_unix_ms ? r->ended_unix_ms : r->started_unix_ms;
     iso_time(r->started_unix_ms, t0);
-    iso_time(r->ended_unix_ms, t1);
+    iso_time(ended, t1);
     fprintf(out, "  started, ended   %s, %s\n", t0, t1);
     fprintf(out, "  duration         %.1f s (drill contract %" PRIu64 ", payload-only entries)\n",
-            (double)(r->ended_unix_ms - r->started_unix_ms) / 1000.0, r->contract_id);
+            (double)(ended - r->started_unix_ms) / 1000.0, r->contract_id);
     for (int i = 0; i < r->leg_count; i++)
         fprintf(out,
                 "  handover %d       %s -> %s at seq %" PRIu64 "; node paused writes %" PRIu64
@@ -440,6 +443,7 @@ void ky_drill_print(FILE *out, const ky_drill_report *r, bool json) {
         fprintf(out, "  %-16s chain %s (%" PRIu64 " entries walked%s)\n", "",
                 n->chain_ok ? "verifies" : "BROKEN", n->chain_checked,
                 n->chain_bad_seq ? ", first bad seq shown in JSON" : "");
+        if (n->checkpoint[0] == '\0') continue; /* unreachable */
         fprintf(out, "  %-16s checkpoint (unsigned; `kyosaictl checkpoint` signs it):\n", "");
         for (const char *p = n->checkpoint; *p;) {
             const char *e = strchr(p, '\n');

@@ -240,6 +240,45 @@ class Probe(threading.Thread):
             self.conn.close()
 
 
+def test_old_primary_restarted_with_a_stale_epoch_acknowledges_nothing(tmp_path):
+    """The primary is killed, the replica promoted (epoch 2) and written to; the old primary
+    is restarted still configured as primary at epoch 1, and clients write to it from its
+    first moment: not one append is acknowledged before it steps down and follows."""
+    first = 100000004501
+    p = watched_pair(tmp_path, sync_timeout_ms=SYNC_MS)
+    old, new = p.primary, p.replica
+    p.start()
+    months = {}
+    try:
+        open_contracts(old.port, first, 8)
+        mark = log_mark(new)
+        old.proc.kill()
+        old.proc.wait()
+        wait_log(new, "replica not streaming", since=mark)
+        assert ctl_remote(new.port, "promote", "--force").returncode == 0
+        load2 = Load(new.port, range(first, first + 4), months).start()
+        wait_for(lambda: load2.count_acked() >= 20, "writes on the new primary")
+        mark = log_mark(old)
+        old.start()  # role = primary, epoch 1 in its ledger
+        go, until = threading.Event(), [time.monotonic() + 3.0]
+        probes = [Probe(old.port, first + 4 + i, months, go, until) for i in range(4)]
+        for pr in probes:
+            pr.start()
+        go.set()
+        wait_log(old, "stepping down", since=mark)
+        for pr in probes:
+            pr.join(timeout=20)
+        load2.stop()
+        answers = [a for pr in probes for a in pr.answers]
+        assert answers and not [a for a in answers if a[0] == 0], answers
+        assert {a[0] for a in answers} <= {REPLICA_UNAVAILABLE, NOT_PRIMARY, "timeout", "closed"}
+        wait_for(lambda: heads_equal(old, new), "old primary following", timeout=20)
+        assert status(old.port)["role"] == 2 and status(old.port)["epoch"] == 2
+    finally:
+        p.kill()
+    final_checks(p, load2.acked())
+
+
 @pytest.mark.parametrize("watch", ["reachable", "partitioned"])
 def test_failed_over_primary_is_fenced_then_follows(tmp_path, watch):
     """The primary is frozen (SIGSTOP) under load, the replica promoted after it logged that
