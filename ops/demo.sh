@@ -4,7 +4,8 @@
 # Noise keys and synchronous replication; a realistic sample (both schemes, a year of
 # monthly premiums) is posted through the client library; the pair's status, a few
 # contracts, refusals and access control are shown; a switchover drill runs there and back
-# and prints its report (RTO, RPO, heads, chains); both nodes are stopped and audited
+# and prints its report (RTO, RPO, heads, chains); then a disaster drill: the primary is
+# killed, the DR node promoted, the old one rejoins as its replica; both are stopped and audited
 # offline; finally copies of the ledger are tampered with to show what verify catches.
 set -euo pipefail
 BUILD=${1:-build}
@@ -108,7 +109,33 @@ step "9. Failover drill: switchover to the DR node and back, under a light load"
 KYOSAI_KEY="$K/ops.key" run "$CTL" --server "$BOTH" drill --back --report "$DIR/drill.json"
 echo "(the same report as JSON: $DIR/drill.json)"
 
-step "10. Stop both nodes (SIGTERM: in-flight work finishes, the ledgers close cleanly)"
+step "10. Disaster drill: the primary dies (SIGKILL), the DR node is promoted, the old one returns"
+kill -KILL "$P_PID"
+wait "$P_PID" 2>/dev/null || true
+echo "(killed the primary, pid $P_PID; the DR node notices its stream is gone)"
+for _ in $(seq 100); do grep -q 'replica not streaming' "$DIR/dr.log" && break; sleep 0.1; done
+KYOSAI_KEY="$K/ops.key" run "$CTL" --server "$DR_ADDR" --server-key "$K/dr.pub" promote --force
+AMOUNT=$(grep -m1 "\"contract\":$SHOKIBO," "$DIR/sample.jsonl" | sed 's/.*"amount":\([0-9]*\).*/\1/')
+for m in 05 06 07; do
+  echo "{\"kind\":\"premium_paid\",\"scheme\":\"shokibo\",\"contract\":$SHOKIBO,\"amount\":$AMOUNT,\"period\":2026$m}"
+done > "$DIR/after.jsonl"
+echo "clients keep both endpoints and move to the new primary by themselves:"
+run "$CTL" --server "$BOTH" post "$DIR/after.jsonl"
+echo "the old primary comes back configured as the replica of the new one:"
+P_ARGS=(--set node.data_dir="$L" --set node.listen_port="$BASE"
+        --set security.key_file="$K/primary.key" --set security.clients_file="$K/clients-primary"
+        --set replication.role=replica --set replication.peer_addr="$DR_ADDR"
+        --set replication.peer_key="$K/dr.pub")
+printf '$ %s\n' "$KYOSAID ${P_ARGS[*]} &" >&2
+"$KYOSAID" "${P_ARGS[@]}" 2>> "$DIR/primary.log" &
+P_PID=$!
+for _ in $(seq 100); do grep -q 'restored synchronous mode' "$DIR/dr.log" && break; sleep 0.1; done
+grep -h 'promoted to primary\|restoring synchronous\|restored synchronous\|quarantined' \
+  "$DIR/dr.log" "$DIR/primary.log" | cut -c1-160
+KYOSAI_KEY="$K/ops.key" run "$CTL" --server "$BOTH" status | head -n 10
+echo "(the promoted node ran standalone only until the old primary caught up; strict again)"
+
+step "11. Stop both nodes (SIGTERM: in-flight work finishes, the ledgers close cleanly)"
 kill -TERM "$P_PID" "$DR_PID"
 P_RC=0; DR_RC=0
 wait "$P_PID" || P_RC=$?
@@ -117,16 +144,16 @@ trap - EXIT
 echo "primary exited with status $P_RC, DR with $DR_RC"
 tail -n 1 "$DIR/primary.log" "$DIR/dr.log"
 
-step "11. Audit both ledgers offline, read-only, trusting nothing but the bytes"
+step "12. Audit both ledgers offline, read-only, trusting nothing but the bytes"
 run "$CTL" --data "$L" verify
 run "$CTL" --data "$DIR/dr" verify
 echo "(same last leaf and Merkle root on both nodes: the DR copy is the same ledger)"
 
-step "12. Derived state equals a replay of the entries, on both nodes"
+step "13. Derived state equals a replay of the entries, on both nodes"
 run "$CTL" --data "$L" reindex --check
 run "$CTL" --data "$DIR/dr" reindex --check
 
-step "13. Tamper with a copy: change one amount byte in the LMDB file"
+step "14. Tamper with a copy: change one amount byte in the LMDB file"
 cp -r "$L" "$DIR/tampered"
 "$PY" - "$DIR/tampered/data.mdb" "$SAFETY" <<'PY'
 import sys, struct
@@ -152,7 +179,7 @@ open(path, "wb").write(bytes(data))
 PY
 run "$CTL" --data "$DIR/tampered" verify || echo "(exit $? — verify names the altered entry)"
 
-step "14. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
+step "15. A smarter attacker also recomputes the record checksum: the hash chain still catches it"
 cp -r "$L" "$DIR/tampered2"
 "$PY" - "$DIR/tampered2/data.mdb" "$SAFETY" <<'PY'
 import sys, struct, xxhash
