@@ -125,7 +125,8 @@ void ky_cli_print_contract(FILE *out, const ky_contract_state *cs, bool json) {
     if (cs->closed_seq != 0) fprintf(out, "  closed at seq    %" PRIu64 "\n", cs->closed_seq);
 }
 
-void ky_cli_print_head(FILE *out, const char *dir, const ky_ledger_head *h, bool json) {
+void ky_cli_print_head(FILE *out, const char *dir, const ky_ledger_head *h, const uint64_t *epoch,
+                       const uint64_t *first_seq, uint32_t n, uint32_t epoch_count, bool json) {
     char hh[65], mr[65], id[33];
     ky_cli_hex(h->hash, KY_HASH_BYTES, hh);
     ky_cli_hex(h->merkle_root, KY_HASH_BYTES, mr);
@@ -133,14 +134,25 @@ void ky_cli_print_head(FILE *out, const char *dir, const ky_ledger_head *h, bool
     if (json) {
         fprintf(out,
                 "{\"data\":\"%s\",\"head_seq\":%" PRIu64 ",\"head_hash\":\"%s\",\"epoch\":%" PRIu64
-                ",\"timestamp_us\":%" PRIu64 ",\"merkle_root\":\"%s\",\"node_id\":\"%s\"}\n",
-                dir, h->seq, hh, h->epoch, h->timestamp_us, mr, id);
+                ",\"timestamp_us\":%" PRIu64 ",\"merkle_root\":\"%s\",\"node_id\":\"%s\""
+                ",\"acked_seq\":%" PRIu64 ",\"quarantine_count\":%" PRIu64
+                ",\"epoch_count\":%" PRIu32 ",\"epochs\":[",
+                dir, h->seq, hh, h->epoch, h->timestamp_us, mr, id, h->acked_seq,
+                h->quarantine_count, epoch_count);
+        for (uint32_t i = 0; i < n; i++)
+            fprintf(out, "%s{\"epoch\":%" PRIu64 ",\"first_seq\":%" PRIu64 "}", i ? "," : "",
+                    epoch[i], first_seq[i]);
+        fprintf(out, "]}\n");
         return;
     }
     fprintf(out,
             "ledger       %s\nnode id      %s\nepoch        %" PRIu64 "\nhead seq     %" PRIu64
-            "\nhead hash    %s\nmerkle root  %s\n",
-            dir, id, h->epoch, h->seq, hh, mr);
+            "\nhead hash    %s\nmerkle root  %s\nacked seq    %" PRIu64
+            "\nquarantine   %" PRIu64 " entries\nepochs       %" PRIu32 ":",
+            dir, id, h->epoch, h->seq, hh, mr, h->acked_seq, h->quarantine_count, epoch_count);
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(out, "%s epoch %" PRIu64 " from seq %" PRIu64, i ? "," : "", epoch[i], first_seq[i]);
+    fprintf(out, "%s\n", n < epoch_count ? ", ..." : "");
 }
 
 void ky_cli_print_verify(FILE *out, const ky_verify_report *r, double secs, bool json) {

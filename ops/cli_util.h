@@ -27,7 +27,10 @@ int ky_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 void ky_cli_print_entry(FILE *out, const ky_entry *e, const uint8_t leaf[KY_HASH_BYTES], bool json);
 void ky_cli_print_contract(FILE *out, const ky_contract_state *cs, bool json);
-void ky_cli_print_head(FILE *out, const char *dir, const ky_ledger_head *h, bool json);
+/* The head, the acknowledged seq, the quarantine and the epoch history (epoch[i] began at
+ * first_seq[i], i < n; the full count is epoch_count). */
+void ky_cli_print_head(FILE *out, const char *dir, const ky_ledger_head *h, const uint64_t *epoch,
+                       const uint64_t *first_seq, uint32_t n, uint32_t epoch_count, bool json);
 void ky_cli_print_verify(FILE *out, const ky_verify_report *rep, double seconds, bool json);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal and not quiet. */

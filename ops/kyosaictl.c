@@ -375,13 +375,19 @@ static int cmd_status(cli *c, int argc, char **argv) {
     int ex = open_ledger(c, false, &l);
     if (ex != 0) return ex;
     ky_ledger_head h;
+    enum { EPOCHS_SHOWN = 64 };
+    uint64_t epochs[EPOCHS_SHOWN], firsts[EPOCHS_SHOWN];
+    uint32_t count = 0;
     int rc = ky_ledger_head_get(l, &h);
+    if (rc == KY_OK) rc = ky_ledger_epochs(l, epochs, firsts, EPOCHS_SHOWN, &count);
+    if (rc == KY_E_BUFFER_TOO_SMALL) rc = KY_OK; /* the first 64 are shown */
     ky_ledger_close(l);
     if (rc != KY_OK) {
         fprintf(stderr, "kyosaictl: status: %s\n", ky_strerror(rc));
         return EXIT_CANNOT;
     }
-    ky_cli_print_head(stdout, c->data_dir, &h, c->json);
+    ky_cli_print_head(stdout, c->data_dir, &h, epochs, firsts,
+                      count < EPOCHS_SHOWN ? count : EPOCHS_SHOWN, count, c->json);
     return 0;
 }
 
@@ -563,7 +569,7 @@ static const command commands[] = {
      "epoch + 1 and becomes the replica of the new primary. Prints the write pause.\n"
      "Exit 0 done, 1 refused or aborted (writes resumed), 3 cannot connect.\n",
      cmd_switchover},
-    {"status", "", "show the head: seq, hash, epoch, Merkle root, node id",
+    {"status", "", "show the head, acked seq, quarantine and epoch history (epoch -> first seq)",
      "Reads the committed head record (works while a writer runs).\n", cmd_status},
     {"verify", "[--from A] [--to B]", "verify entries offline (read-only)",
      "Checks every entry's XXH3 checksum, strict decode, seq continuity and prev_hash link;\n"

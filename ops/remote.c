@@ -449,7 +449,7 @@ int ky_remote_promote(const char *servers, bool json, uint32_t flags) {
     if (json)
         printf("{\"promoted\":true,\"epoch\":%" PRIu64 ",\"head_seq\":%" PRIu64 "}\n", epoch, head);
     else
-        printf("promoted %s to primary: epoch %" PRIu64 " started at seq %" PRIu64
+        printf("promoted %s to primary: epoch %" PRIu64 " begun, head at seq %" PRIu64
                " (standalone until the old primary rejoins)\n",
                servers, epoch, head);
     return 0;

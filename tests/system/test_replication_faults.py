@@ -277,6 +277,9 @@ def test_old_primary_restarted_with_a_stale_epoch_acknowledges_nothing(tmp_path)
     finally:
         p.kill()
     final_checks(p, load2.acked())
+    # both nodes hold the same epoch history: epoch 1 from seq 1, epoch 2 from the promotion
+    eo, en = (Ctl(n.data).json("status")[0]["epochs"] for n in (old, new))
+    assert eo == en and [e["epoch"] for e in en] == [1, 2] and en[0]["first_seq"] == 1
 
 
 @pytest.mark.parametrize("watch", ["reachable", "partitioned"])
