@@ -147,11 +147,12 @@ void ky_cli_print_head(FILE *out, const char *dir, const ky_ledger_head *h, cons
     }
     fprintf(out,
             "ledger       %s\nnode id      %s\nepoch        %" PRIu64 "\nhead seq     %" PRIu64
-            "\nhead hash    %s\nmerkle root  %s\nacked seq    %" PRIu64
-            "\nquarantine   %" PRIu64 " entries\nepochs       %" PRIu32 ":",
+            "\nhead hash    %s\nmerkle root  %s\nacked seq    %" PRIu64 "\nquarantine   %" PRIu64
+            " entries\nepochs       %" PRIu32 ":",
             dir, id, h->epoch, h->seq, hh, mr, h->acked_seq, h->quarantine_count, epoch_count);
     for (uint32_t i = 0; i < n; i++)
-        fprintf(out, "%s epoch %" PRIu64 " from seq %" PRIu64, i ? "," : "", epoch[i], first_seq[i]);
+        fprintf(out, "%s epoch %" PRIu64 " from seq %" PRIu64, i ? "," : "", epoch[i],
+                first_seq[i]);
     fprintf(out, "%s\n", n < epoch_count ? ", ..." : "");
 }
 
