@@ -497,6 +497,15 @@ int ky_ledger_txn_state_digest(ky_ledger *l, MDB_txn *txn, uint8_t out[KY_HASH_B
     return rc;
 }
 
+int ky_ledger_snapshot_copy(ky_ledger *l, const char *dest_dir) {
+    KY_ASSERT(l != NULL && dest_dir != NULL);
+    /* MDB_CP_COMPACT walks the B-trees inside one read txn: a consistent snapshot that
+     * never blocks the writer, and free pages are left out of the copy. */
+    int rc = mdb_env_copy2(l->env, dest_dir, MDB_CP_COMPACT);
+    if (rc == ENOENT || rc == EEXIST || rc == EACCES || rc == ENOTDIR) return KY_E_IO;
+    return ky_ledger_mdb_err(rc);
+}
+
 int ky_ledger_state_digest(ky_ledger *l, uint8_t out[KY_HASH_BYTES]) {
     KY_ASSERT(l != NULL && out != NULL);
     MDB_txn *txn;

@@ -430,28 +430,96 @@ static int cmd_verify(cli *c, int argc, char **argv) {
     return rep.first_bad_seq == 0 ? 0 : EXIT_PROBLEM;
 }
 
+/* Removes the scratch copy a live check made (the files LMDB and the ledger create). */
+static void snapshot_remove(const char *dir) {
+    static const char *const files[] = {"data.mdb", "lock.mdb", "kyosai.lock"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* reindex --check on a directory a running node holds: copy one consistent LMDB snapshot
+ * into a scratch directory ($TMPDIR, else /tmp) and replay that copy. Nothing in the
+ * node's directory is written. *l_out is the opened copy; *scratch receives its path. */
+static int open_live_snapshot(cli *c, char *scratch, size_t cap, ky_ledger **l_out) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, cap, "%s/kyosai-check-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(scratch) == NULL) {
+        fprintf(stderr, "kyosaictl: cannot create a scratch directory %s: %s\n", scratch,
+                strerror(errno));
+        return EXIT_CANNOT;
+    }
+    ky_ledger *src;
+    int ex = open_ledger(c, false, &src);
+    int rc = KY_OK;
+    if (ex == 0) {
+        if (!c->quiet) fprintf(stderr, "kyosaictl: %s is in use by a running node; checking a "
+                                       "consistent snapshot copied to %s\n", c->data_dir, scratch);
+        rc = ky_ledger_snapshot_copy(src, scratch);
+        ky_ledger_close(src);
+    }
+    if (ex == 0 && rc == KY_OK) {
+        ky_ledger_options o;
+        ky_ledger_options_default(&o);
+        o.dir_path = scratch;
+        rc = ky_ledger_open(l_out, &o);
+    }
+    if (ex == 0 && rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: snapshot of %s into %s: %s\n", c->data_dir, scratch,
+                ky_strerror(rc));
+        ex = EXIT_CANNOT;
+    }
+    if (ex != 0) snapshot_remove(scratch);
+    return ex;
+}
+
 static int cmd_reindex(cli *c, int argc, char **argv) {
     bool check = argc == 1 && strcmp(argv[0], "--check") == 0;
     if (argc > 1 || (argc == 1 && !check)) return EXIT_USAGE;
-    ky_ledger *l;
-    int ex = open_ledger(c, true, &l);
-    if (ex != 0) return ex;
+    ky_ledger *l = NULL;
+    char scratch[4096] = "";
+    ky_ledger_options o;
+    ky_ledger_options_default(&o);
+    o.dir_path = c->data_dir;
+    int rc = ky_ledger_open(&l, &o);
+    if (rc == KY_E_LOCKED && check) {
+        int ex = open_live_snapshot(c, scratch, sizeof scratch, &l);
+        if (ex != 0) return ex;
+    } else if (rc != KY_OK) {
+        fprintf(stderr, "kyosaictl: cannot open ledger %s: %s\n", c->data_dir, ky_strerror(rc));
+        if (rc == KY_E_LOCKED)
+            fprintf(stderr, "kyosaictl: a running node holds it; stop the node to rebuild "
+                            "(reindex --check works on a running node)\n");
+        if (rc == KY_E_NOT_FOUND)
+            fprintf(stderr, "kyosaictl: create one with: kyosaictl --data %s init\n", c->data_dir);
+        return EXIT_CANNOT;
+    }
+    ky_ledger_head head;
+    if (ky_ledger_head_get(l, &head) != KY_OK) head.seq = 0;
     ky_cli_progress prog;
     ky_cli_progress_init(&prog, "reindex", c->quiet);
     bool equal = false;
-    int rc = ky_ledger_reindex(l, check, &equal, ky_cli_progress_cb, &prog);
+    rc = ky_ledger_reindex(l, check, &equal, ky_cli_progress_cb, &prog);
     ky_cli_progress_done(&prog);
     ky_ledger_close(l);
+    bool live = scratch[0] != '\0';
+    if (live) snapshot_remove(scratch);
     if (rc != KY_OK) {
         fprintf(stderr, "kyosaictl: reindex failed: %s (nothing was changed)\n", ky_strerror(rc));
         return EXIT_PROBLEM;
     }
     if (c->json)
-        printf("{\"rebuilt\":%s,\"state_equal\":%s}\n", check ? "false" : "true",
-               equal ? "true" : "false");
+        printf("{\"rebuilt\":%s,\"state_equal\":%s,\"head_seq\":%" PRIu64 ",\"snapshot\":%s}\n",
+               check ? "false" : "true", equal ? "true" : "false", head.seq,
+               live ? "true" : "false");
     else if (check)
-        printf("reindex --check: derived state %s a replay of the entries (nothing changed)\n",
-               equal ? "EQUALS" : "DIFFERS FROM");
+        printf("reindex --check: derived state %s a replay of entries 1..%" PRIu64
+               "%s (nothing changed)\n",
+               equal ? "EQUALS" : "DIFFERS FROM", head.seq,
+               live ? " in a snapshot of the running node" : "");
     else
         printf("reindex: derived state rebuilt from the entries; it %s the state before\n",
                equal ? "equals" : "differs from");
@@ -579,7 +647,9 @@ static const command commands[] = {
     {"reindex", "[--check]", "rebuild derived state from the entries",
      "Rebuilds contracts, paid months, idempotency keys and history from the entries in\n"
      "one transaction and reports whether the result equals the state before.\n"
-     "--check does the same and changes nothing. Exit 1 if the states differ.\n",
+     "--check does the same and changes nothing. On a directory a running node holds,\n"
+     "--check replays a consistent snapshot copied to $TMPDIR (else /tmp) and removes it\n"
+     "afterwards; a rebuild needs the node stopped. Exit 1 if the states differ.\n",
      cmd_reindex},
     {"sample", "[--contracts N] [--months M] [--seed S] [--start YYYYMM]",
      "write a realistic sample workload (JSON lines) to stdout",

@@ -276,7 +276,7 @@ def check_acked_once(ledger, acked, where):
 
 
 def offline_checks(*nodes, reindex=True):
-    """Chains verify; derived state equals a replay (reindex --check needs the node stopped)."""
+    """Chains verify; derived state equals a replay (on a stopped node: no snapshot copy)."""
     for n in nodes:
         v = Ctl(n.data).json("verify")[0]
         assert v["ok"], f"{n.data}: verify {v}"
