@@ -27,10 +27,8 @@
  *             in-process beforehand, untimed) at ≥ 300,000 entries/s, timed from starting
  *             the replica until its STATUS head equals the primary's. The catch-up
  *             primary runs with limits.frame_body_bytes_max = --catchup-frame-bytes
- *             (1 MiB; 0 = the node's 4 MiB default) because a 4 MiB REPL_ENTRIES frame
- *             holds ~25,000 premium entries, more than the replica applies in one batch
- *             (KY_LEDGER_BATCH_COUNT_MAX): it refuses with KY_E_BATCH_TOO_LARGE and the
- *             stream restarts forever. 1 MiB frames hold ~6,000;
+ *             (0, the default: the node's own 4 MiB, which a message of 10,000 premium
+ *             entries — the most one REPL_ENTRIES holds — does not fill);
  *   drill     `kyosaictl --server P,R drill --back` on a fresh pair: the longest gap
  *             between acknowledgements of its light load (write pause, RTO) < 1 s.
  *
@@ -860,7 +858,7 @@ int main(int argc, char **argv) {
                      .dir = "/tmp/ky-kyosai-bench",
                      .parts = PART_STANDALONE | PART_SYNC | PART_CATCHUP | PART_SWITCHOVER,
                      .catchup_events = 500000,
-                     .catchup_frame_bytes = 1u << 20,
+                     .catchup_frame_bytes = 0,
                      .delay_ms = 5,
                      .sync_depth = 8};
     uint64_t events = 200000;

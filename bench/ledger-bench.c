@@ -13,7 +13,10 @@
  * `verify` of the largest ledger and the raw SHA-256 rate on entry-sized inputs.
  * Batch size 1 costs one fsync per event, so it runs on fewer events (printed).
  *
- * Usage: ledger-bench [--events N] [--dir PATH] [--quick] [--profile-random|-contract (last)]
+ * --profile-apply times a replica's ky_ledger_apply of a filled primary's entries instead.
+ *
+ * Usage: ledger-bench [--events N] [--dir PATH] [--quick]
+ *                     [--profile-random|-contract|-apply (last)]
  */
 #include <inttypes.h>
 #include <lmdb.h>
@@ -25,6 +28,7 @@
 
 #include "../common/ky_err.h"
 #include "../ledger/ledger.h"
+#include "../ledger/replica.h"
 #include "../ledger/verify.h"
 
 typedef struct bench_cfg {
@@ -163,10 +167,12 @@ static void put(MDB_txn *t, MDB_dbi d, const void *k, size_t kl, const void *v, 
     if (rc != 0) die("raw put", rc);
 }
 
-static void put_sorted(MDB_txn *t, MDB_dbi d, kv *keys, uint32_t n, size_t vl) {
+/* flags: 0, or MDB_APPEND for keys above every stored one (the time-ordered idempotency
+ * keys, which the ledger appends the same way) */
+static void put_sorted(MDB_txn *t, MDB_dbi d, kv *keys, uint32_t n, size_t vl, unsigned flags) {
     static const uint8_t val[KY_CONTRACT_STATE_BYTES];
     qsort(keys, n, sizeof *keys, kv_cmp);
-    for (uint32_t i = 0; i < n; i++) put(t, d, keys[i].key, keys[i].key_len, val, vl, 0);
+    for (uint32_t i = 0; i < n; i++) put(t, d, keys[i].key, keys[i].key_len, val, vl, flags);
 }
 
 /* One batch of raw writes mirroring ky_ledger_append's write phase. */
@@ -192,10 +198,10 @@ static void raw_batch(raw *r, const ky_event *ev, uint32_t n, bool opening) {
         memcpy(idem[i].key, ev[i].idem_key, 16);
         idem[i].key_len = 16;
     }
-    put_sorted(t, r->history, hist, n, 8);
-    put_sorted(t, r->contracts, cons, n, KY_CONTRACT_STATE_BYTES);
-    if (!opening) put_sorted(t, r->months, mons, n, 8);
-    put_sorted(t, r->idem, idem, n, 8);
+    put_sorted(t, r->history, hist, n, 8, 0);
+    put_sorted(t, r->contracts, cons, n, KY_CONTRACT_STATE_BYTES, 0);
+    if (!opening) put_sorted(t, r->months, mons, n, 8, 0);
+    put_sorted(t, r->idem, idem, n, 8, MDB_APPEND);
     static const uint8_t head[56], merkle[8 + 20 * 32];
     put(t, r->meta, "head", 4, head, sizeof head, 0);
     put(t, r->meta, "merkle", 6, merkle, sizeof merkle, 0);
@@ -264,6 +270,61 @@ static void verify_and_sha(const bench_cfg *cfg, uint64_t n) {
     rmrf(dir);
 }
 
+/* ---- --profile-apply: a replica's catch-up path, in-process ---------------------------- */
+
+/* A primary ledger holding `premiums` premium events over premiums / 10 contracts, ten
+ * months each (the catch-up fill of kyosai-bench), then a fresh replica ledger fed every
+ * entry through ky_ledger_apply in batches of KY_LEDGER_BATCH_COUNT_MAX (one REPL_ENTRIES
+ * message each). Prints the apply rate: the replica's own ceiling, without the network. */
+static void profile_apply(const bench_cfg *cfg) {
+    char src[512], dst[512];
+    snprintf(src, sizeof src, "%s/primary", cfg->dir);
+    snprintf(dst, sizeof dst, "%s/replica", cfg->dir);
+    uint64_t contracts = (cfg->events + 9) / 10;
+    ky_ledger *p = ledger_fresh(src, contracts);
+    static ky_event ev[KY_LEDGER_BATCH_COUNT_MAX];
+    static ky_event_result res[KY_LEDGER_BATCH_COUNT_MAX];
+    for (uint64_t i = 0; i < cfg->events;) {
+        uint32_t k = 0;
+        for (; k < KY_LEDGER_BATCH_COUNT_MAX && i < cfg->events; k++, i++) {
+            make_event(&ev[k], i % contracts, KY_KIND_PREMIUM_PAID, contracts + i);
+            ev[k].period_yyyymm = 202601 + (uint32_t)(i / contracts) % 12;
+        }
+        int rc = ky_ledger_append(p, ev, k, res);
+        if (rc != KY_OK) die("fill", rc);
+    }
+    ky_ledger_head h;
+    ky_ledger_head_get(p, &h);
+    rmrf(dst);
+    ky_ledger_options o;
+    ky_ledger_options_default(&o);
+    o.dir_path = dst;
+    o.create = true;
+    ky_ledger *r;
+    int rc = ky_ledger_open(&r, &o);
+    if (rc != KY_OK) die("replica open", rc);
+    static uint8_t bufs[KY_LEDGER_BATCH_COUNT_MAX][KY_ENTRY_BYTES_MAX];
+    static const uint8_t *ptrs[KY_LEDGER_BATCH_COUNT_MAX];
+    static uint32_t lens[KY_LEDGER_BATCH_COUNT_MAX];
+    double busy = 0;
+    for (uint64_t seq = 1; seq <= h.seq;) {
+        uint32_t k = 0;
+        for (; k < KY_LEDGER_BATCH_COUNT_MAX && seq <= h.seq; k++, seq++) {
+            size_t n = 0;
+            if ((rc = ky_ledger_get(p, seq, bufs[k], sizeof bufs[k], &n)) != KY_OK) die("get", rc);
+            ptrs[k] = bufs[k];
+            lens[k] = (uint32_t)n;
+        }
+        double t0 = now_s();
+        if ((rc = ky_ledger_apply(r, ptrs, lens, k, 0, NULL)) != KY_OK) die("apply", rc);
+        busy += now_s() - t0;
+    }
+    printf("apply     %10.0f entries/s  (%" PRIu64 " entries in batches of %u; reads untimed)\n",
+           (double)h.seq / busy, h.seq, KY_LEDGER_BATCH_COUNT_MAX);
+    ky_ledger_close(r);
+    ky_ledger_close(p);
+}
+
 int main(int argc, char **argv) {
     bench_cfg cfg = {1000000, "/tmp/ky-ledger-bench"};
     for (int i = 1; i < argc; i++) {
@@ -279,6 +340,13 @@ int main(int argc, char **argv) {
             snprintf(mk, sizeof mk, "mkdir -p '%s'", cfg.dir);
             if (system(mk) != 0) die("mkdir", KY_E_IO);
             printf("%.0f ev/s\n", ledger_run(&cfg, cfg.events, KY_LEDGER_BATCH_COUNT_MAX, rnd));
+            return 0;
+        } else if (strcmp(argv[i], "--profile-apply") == 0) {
+            char mk[600];
+            snprintf(mk, sizeof mk, "mkdir -p '%s'", cfg.dir);
+            if (system(mk) != 0) die("mkdir", KY_E_IO);
+            profile_apply(&cfg);
+            rmrf(cfg.dir);
             return 0;
         } else if (strcmp(argv[i], "--quick") == 0) {
             cfg.events = 50000;

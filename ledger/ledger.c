@@ -49,6 +49,11 @@ int ky_ledger_mdb_err(int mdb_rc) {
     }
 }
 
+int ky_ledger_mdb_put_mostly_ascending(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val) {
+    int rc = mdb_put(txn, dbi, key, val, MDB_APPEND);
+    return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, key, val, 0) : rc;
+}
+
 static uint64_t real_clock_us(void *ctx) {
     (void)ctx;
     struct timespec ts;

@@ -81,6 +81,11 @@ typedef struct ky_ledger_tip {
 /* Translates an LMDB return code to ky_err, logging nothing (callers log). */
 int ky_ledger_mdb_err(int mdb_rc);
 
+/* mdb_put for keys that usually arrive in increasing order (time-ordered idempotency keys):
+ * MDB_APPEND first, which skips the search and fills pages completely, and a plain put when
+ * the key is not above the last one. Same result as mdb_put(..., 0); returns an MDB code. */
+int ky_ledger_mdb_put_mostly_ascending(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val);
+
 /* Reads the entry at seq inside txn, checksum verified; *entry points into LMDB memory
  * valid until the txn ends. KY_OK, KY_E_NOT_FOUND, KY_E_CORRUPT, KY_E_STORAGE. */
 int ky_ledger_txn_entry(ky_ledger *l, MDB_txn *txn, uint64_t seq, const uint8_t **entry,

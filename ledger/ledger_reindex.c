@@ -38,14 +38,21 @@ static int put_u64(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t klen, uin
     return ky_ledger_mdb_err(mdb_put(txn, dbi, &key, &val, 0));
 }
 
+/* A month is held by at most one entry: a premium's months are stored with
+ * MDB_NOOVERWRITE, so a month already held is found by the put itself (one B-tree search,
+ * not a get and a put) and refused as KY_E_REPLAY_INVALID. */
 static int apply_months(ky_ledger *l, MDB_txn *txn, uint64_t contract, const ky_month_update *m,
                         uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         uint8_t k[KY_MONTH_KEY_BYTES];
         ky_ledger_month_key(contract, m[i].period_yyyymm, k);
         if (m[i].seq != 0) {
-            int rc = put_u64(txn, l->dbi_months, k, sizeof k, m[i].seq);
-            if (rc != KY_OK) return rc;
+            uint8_t b[8];
+            ky_put_u64le(b, m[i].seq);
+            MDB_val key = {sizeof k, k}, val = {8, b};
+            int rc = mdb_put(txn, l->dbi_months, &key, &val, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST) return KY_E_REPLAY_INVALID;
+            if (rc != MDB_SUCCESS) return ky_ledger_mdb_err(rc);
             continue;
         }
         MDB_val key = {sizeof k, k};
@@ -68,8 +75,8 @@ static int month_holder(ky_ledger *l, MDB_txn *txn, uint64_t contract, uint32_t 
 
 /* The invariants ky_rules_apply asserts, checked first so that a crafted ledger (hash-
  * consistent but never judged by the rules) is reported, not an abort: amounts are not
- * negative, months are held at most once, a reversal undoes a premium that still holds its
- * months, totals and balances never go below zero. */
+ * negative, a reversal undoes a premium that still holds its months, totals and balances
+ * never go below zero. (That a premium's months are free is checked by apply_months.) */
 static int replay_precheck(ky_ledger *l, MDB_txn *txn, const ky_entry *e,
                            const ky_contract_state *cs, const ky_entry *ref) {
     if (e->amount_jpy < 0 || e->amount_jpy > KY_AMOUNT_JPY_MAX || e->kind > KY_KIND_CLIENT_LAST_)
@@ -88,12 +95,12 @@ static int replay_precheck(ky_ledger *l, MDB_txn *txn, const ky_entry *e,
     if ((adds || e->kind == KY_KIND_PREMIUM_REVERSED) &&
         (n > KY_PREPAID_MONTHS_MAX || !ky_rules_period_valid(holder_of->period_yyyymm)))
         return KY_E_REPLAY_INVALID;
-    for (uint32_t i = 0; (adds || e->kind == KY_KIND_PREMIUM_REVERSED) && i < n; i++) {
+    for (uint32_t i = 0; e->kind == KY_KIND_PREMIUM_REVERSED && i < n; i++) {
         uint64_t seq = 0;
         int rc = month_holder(l, txn, e->contract_id,
                               ky_rules_period_add(holder_of->period_yyyymm, i), &seq);
         if (rc != KY_OK) return rc;
-        if (adds ? seq != 0 : seq != ref->seq) return KY_E_REPLAY_INVALID;
+        if (seq != ref->seq) return KY_E_REPLAY_INVALID;
     }
     if (e->kind == KY_KIND_LOAN_REPAID && e->amount_jpy > cs->loan_balance_jpy)
         return KY_E_REPLAY_INVALID;
@@ -140,7 +147,12 @@ static int replay_client(ky_ledger *l, MDB_txn *txn, const ky_entry *e,
     MDB_val key = {8, k}, val = {sizeof st, st};
     rc = ky_ledger_mdb_err(mdb_put(txn, l->dbi_contracts, &key, &val, 0));
     if (rc == KY_OK) rc = apply_months(l, txn, e->contract_id, months, nmonths);
-    if (rc == KY_OK) rc = put_u64(txn, l->dbi_idem, e->idem_key, KY_IDEM_KEY_BYTES, e->seq);
+    if (rc == KY_OK) {
+        uint8_t b[8];
+        ky_put_u64le(b, e->seq);
+        MDB_val ik = {KY_IDEM_KEY_BYTES, (void *)e->idem_key}, iv = {8, b};
+        rc = ky_ledger_mdb_err(ky_ledger_mdb_put_mostly_ascending(txn, l->dbi_idem, &ik, &iv));
+    }
     ky_ledger_history_key(e->contract_id, e->contract_seq, k);
     if (rc == KY_OK) rc = put_u64(txn, l->dbi_history, k, sizeof k, e->seq);
     return rc;

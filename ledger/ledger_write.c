@@ -585,6 +585,8 @@ static int write_rec(ky_ledger *l, ky_batch *b, const ov_rec *r) {
     } else {
         ky_put_u64le(buf, r->seq);
     }
+    if (r->tag == TAG_IDEM) /* time-ordered keys: usually above every stored one */
+        return ky_ledger_mdb_err(ky_ledger_mdb_put_mostly_ascending(b->txn, dbi, &key, &val));
     return ky_ledger_mdb_err(mdb_put(b->txn, dbi, &key, &val, 0));
 }
 

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "../client/client_int.h"
@@ -28,8 +29,9 @@
 #include "repl.h"
 
 #define KY_REPL_SILENCE_MS 1500u /* no frame for this long: reconnect */
-#define KY_REPL_BLOBS_MAX                                                                          \
-    (KY_WIRE_FRAME_BODY_BYTES_MAX / (KY_MSG_COUNT_BYTES + KY_ENTRY_HEADER_BYTES))
+#define KY_REPL_BLOBS_MAX KY_WIRE_BATCH_COUNT_MAX /* entries in one REPL_ENTRIES */
+_Static_assert(KY_WIRE_BATCH_COUNT_MAX <= KY_LEDGER_BATCH_COUNT_MAX,
+               "a REPL_ENTRIES message must fit one ky_ledger_apply");
 
 struct ky_repl_replica {
     pthread_t thread;
@@ -243,6 +245,7 @@ static int stream(ky_repl_replica *r, kyosai_client *c, bool *streamed) {
 
 static void *replica_main(void *arg) {
     ky_repl_replica *r = arg;
+    prctl(PR_SET_NAME, "ky-replica"); /* for top -H, perf and ps -L */
     int last_rc = 1; /* log the first outcome */
     while (!atomic_load(&r->stop)) {
         const char *eps[1] = {r->addr};
@@ -337,6 +340,7 @@ struct ky_repl_watch {
 /* Every KY_REPL_WATCH_MS: STATUS of the peer over one kept connection. */
 static void *watch_main(void *arg) {
     ky_repl_watch *w = arg;
+    prctl(PR_SET_NAME, "ky-watch");
     kyosai_client *c = NULL;
     while (!atomic_load(&w->stop)) {
         if (c == NULL) {

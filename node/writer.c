@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "../common/ky_assert.h"
 #include "../common/ky_err.h"
@@ -131,6 +132,7 @@ static void write_batch(ky_writer *w, ky_append_req **batch, uint32_t n) {
 
 static void *writer_main(void *arg) {
     ky_writer *w = arg;
+    prctl(PR_SET_NAME, "ky-writer"); /* for top -H, perf and ps -L */
     enum { BATCH_REQS_MAX = 4096 };
     ky_append_req *batch[BATCH_REQS_MAX];
     for (;;) {

@@ -828,12 +828,15 @@ int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *
     KY_ASSERT(*len <= cap);
     KY_ASSERT(entry_bytes >= 1 && entry_bytes <= KY_WIRE_ENTRY_BYTES_MAX);
     KY_ASSERT(ky_get_u64le(out + 16) != 0); /* first_seq (after epoch, acked_seq) >= 1 */
+    uint8_t *count = out + KY_MSG_REPL_ENTRIES_FIXED_BYTES - KY_MSG_COUNT_BYTES;
+    uint32_t n = ky_get_u32le(count);
+    KY_ASSERT(n <= KY_WIRE_BATCH_COUNT_MAX);
+    if (n == KY_WIRE_BATCH_COUNT_MAX) return KY_E_BATCH_TOO_LARGE; /* one replica batch */
     if (cap - *len < KY_MSG_COUNT_BYTES + (size_t)entry_bytes) return KY_E_BUFFER_TOO_SMALL;
     ky_put_u32le(out + *len, entry_bytes);
     memcpy(out + *len + KY_MSG_COUNT_BYTES, entry, entry_bytes);
     *len += KY_MSG_COUNT_BYTES + entry_bytes;
-    uint8_t *count = out + KY_MSG_REPL_ENTRIES_FIXED_BYTES - KY_MSG_COUNT_BYTES;
-    ky_put_u32le(count, ky_get_u32le(count) + 1);
+    ky_put_u32le(count, n + 1);
     return KY_OK;
 }
 
@@ -844,6 +847,7 @@ int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entr
     if (!rd_u64(&r, &out->epoch) || !rd_u64(&r, &out->acked_seq) || !rd_u64(&r, &out->first_seq) ||
         !rd_u32(&r, &out->count))
         return KY_E_MSG_TRUNCATED;
+    if (out->count > KY_WIRE_BATCH_COUNT_MAX) return KY_E_BATCH_TOO_LARGE;
     if (out->count > cap) return KY_E_BUFFER_TOO_SMALL;
     if ((uint64_t)out->count * KY_MSG_COUNT_BYTES > r.left) return KY_E_MSG_TRUNCATED;
     for (uint32_t i = 0; i < out->count; i++) {

@@ -373,8 +373,9 @@ typedef struct ky_msg_repl_ack {
 } ky_msg_repl_ack;
 
 /* REPL_ENTRIES: u64 epoch, u64 acked_seq, u64 first_seq, u32 count, then count x
- * (u32 length, entry bytes). Entries are consecutive seqs from first_seq; count >= 0
- * (an empty message carries a new acked_seq only). */
+ * (u32 length, entry bytes). Entries are consecutive seqs from first_seq; count is
+ * 0..KY_WIRE_BATCH_COUNT_MAX (an empty message carries a new acked_seq only): one message
+ * is one replica transaction, so it never holds more than one ledger batch. */
 typedef struct ky_msg_repl_entries {
     uint64_t epoch;     /* primary's epoch */
     uint64_t acked_seq; /* highest seq the primary has acknowledged to clients */
@@ -390,15 +391,16 @@ int ky_msg_repl_ack_encode(const ky_msg_repl_ack *in, uint8_t *out, size_t cap, 
 int ky_msg_repl_ack_decode(const uint8_t *body, size_t len, ky_msg_repl_ack *out);
 
 /* Writes the fixed part of REPL_ENTRIES; entries are then added with ky_msg_repl_entry_add
- * (returns KY_E_BUFFER_TOO_SMALL when the next entry does not fit: send what is there; the
- * body is then unchanged). Asserted: entry_bytes in 1..KY_WIRE_ENTRY_BYTES_MAX, and a
+ * (returns KY_E_BUFFER_TOO_SMALL when the next entry does not fit, KY_E_BATCH_TOO_LARGE
+ * when the message already holds KY_WIRE_BATCH_COUNT_MAX: send what is there; the body is
+ * then unchanged). Asserted: entry_bytes in 1..KY_WIRE_ENTRY_BYTES_MAX, and a
  * first_seq >= 1 once entries are added. */
 int ky_msg_repl_entries_begin(const ky_msg_repl_entries *in, uint8_t *out, size_t cap, size_t *len);
 int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *entry,
                           uint32_t entry_bytes);
 
-/* Decodes into *out and entries[0..count); entries borrow body. Errors: KY_E_BUFFER_TOO_SMALL
- * (count > cap), KY_E_MSG_FIELD_TOO_LONG (entry > KY_WIRE_ENTRY_BYTES_MAX),
+/* Decodes into *out and entries[0..count); entries borrow body. Errors: KY_E_BATCH_TOO_LARGE
+ * (count > KY_WIRE_BATCH_COUNT_MAX), KY_E_BUFFER_TOO_SMALL (count > cap), KY_E_MSG_FIELD_TOO_LONG (entry > KY_WIRE_ENTRY_BYTES_MAX),
  * KY_E_MSG_MALFORMED (empty entry, first_seq 0 with entries), KY_E_MSG_TRUNCATED,
  * KY_E_MSG_TRAILING_BYTES. */
 int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entries *out,

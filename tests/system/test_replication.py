@@ -123,21 +123,33 @@ def test_primary_crash_loses_no_acknowledged_entry(tmp_path):
 
 
 def test_fresh_replica_catches_up_from_seq_1(tmp_path):
+    """A fresh replica copies a primary holding more entries than one ledger batch
+    (KY_LEDGER_BATCH_COUNT_MAX = 10,000) with the default 4 MiB frames: each REPL_ENTRIES
+    must stay within what the replica applies in one transaction, or the stream would
+    restart forever."""
     p = Pair(tmp_path)
+    sample = tmp_path / "s.jsonl"
+    sample.write_text(Ctl(p.primary.data).run("sample", "--contracts", "2000", "--months",
+                                              "12").stdout)
+    Ctl(p.primary.data).run("--quiet", "post", str(sample))  # offline, before the pair starts
     as_primary = list(p.primary.extra)
     p.primary.extra += ["--set", "replication.role=standalone"]  # later --set wins
     p.primary.start()
-    for k in range(4):
-        open_contracts(p.primary.port, 100000000201 + 2000 * k, 2000)
+    for k in range(2):
+        open_contracts(p.primary.port, 100000900001 + 2000 * k, 2000)
     head = status(p.primary.port)["head_seq"]
+    assert head > 25000
     p.primary.stop()
     p.primary.extra = as_primary
     p.start()
     try:
-        wait_for(lambda: status(p.replica.port)["head_seq"] == head, "catch-up")
+        wait_for(lambda: status(p.replica.port)["head_seq"] == head, "catch-up", timeout=30)
         assert status(p.replica.port)["head_hash"] == status(p.primary.port)["head_hash"]
+        assert "replicated entry refused" not in p.replica.logs()
     finally:
         p.kill()
+    assert Ctl(p.replica.data).json("verify")[0]["ok"]
+    assert Ctl(p.replica.data).json("reindex", "--check")[0]["state_equal"]
 
 
 def test_failover_then_old_primary_rejoins_and_quarantines_its_tail(tmp_path):

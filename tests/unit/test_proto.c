@@ -1069,6 +1069,9 @@ static void test_error(void **state) {
 #define REPL_ONE_BYTE_ENTRIES_MAX                                                                  \
     ((KY_WIRE_FRAME_BODY_BYTES_MIN - KY_MSG_REPL_ENTRIES_FIXED_BYTES) / (KY_MSG_COUNT_BYTES + 1u))
 
+/* ... which is more than one message may hold: KY_WIRE_BATCH_COUNT_MAX, one replica batch. */
+_Static_assert(REPL_ONE_BYTE_ENTRIES_MAX > KY_WIRE_BATCH_COUNT_MAX, "the count limit binds");
+
 static ky_wire_blob repl_blobs[REPL_ONE_BYTE_ENTRIES_MAX + 1];
 static uint8_t repl_src[KY_WIRE_ENTRY_BYTES_MAX + 7]; /* entry i starts at repl_src + i % 7 */
 
@@ -1194,8 +1197,8 @@ static void test_repl_entries_round_trip(void **state) {
     check_repl(len, 9, 1, max, 1);
     len = build_repl(UINT64_MAX - 1000, BODY_MAX, 1000, mixed, 7); /* many, mixed sizes */
     check_repl(len, UINT64_MAX - 1000, 1000, mixed, 7);
-    len = build_repl(5, KY_WIRE_FRAME_BODY_BYTES_MIN, REPL_ONE_BYTE_ENTRIES_MAX, one, 1);
-    check_repl(len, 5, REPL_ONE_BYTE_ENTRIES_MAX, one, 1); /* a minimum frame of 1-byte entries */
+    len = build_repl(5, KY_WIRE_FRAME_BODY_BYTES_MIN, KY_WIRE_BATCH_COUNT_MAX, one, 1);
+    check_repl(len, 5, KY_WIRE_BATCH_COUNT_MAX, one, 1); /* the most entries a message holds */
 }
 
 /* ky_msg_repl_entry_add fills a frame and then refuses, leaving the body as it was. */
@@ -1233,11 +1236,16 @@ static void test_repl_entries_fill(void **state) {
     assert_int_equal(ky_msg_repl_entries_decode(body_buf, len, &out, repl_blobs, n + 1), KY_OK);
     assert_int_equal(out.count, n + 1);
     assert_int_equal(repl_blobs[n].data_bytes, rest);
-    /* 1-byte entries: the count the frame holds, exactly */
+    /* 1-byte entries: the frame would hold more, but a message stops at one replica batch */
     len = build_repl(100, cap, 0, one, 1);
     n = 0;
     while (ky_msg_repl_entry_add(body_buf, cap, &len, repl_src + n % 7, 1) == KY_OK) n++;
-    assert_int_equal(n, REPL_ONE_BYTE_ENTRIES_MAX);
+    assert_int_equal(n, KY_WIRE_BATCH_COUNT_MAX);
+    len_before = len;
+    memcpy(before, body_buf, len < sizeof before ? len : sizeof before);
+    assert_int_equal(ky_msg_repl_entry_add(body_buf, cap, &len, entry, 1), KY_E_BATCH_TOO_LARGE);
+    assert_int_equal(len, len_before);
+    assert_memory_equal(body_buf, before, len);
     check_repl(len, 100, n, one, 1);
     /* the fixed part alone: begin needs 28 bytes, and then no entry fits */
     ky_msg_repl_entries m = {1, 1, 1, 0};
@@ -1263,10 +1271,15 @@ static void test_repl_entries_refused(void **state) {
     assert_int_equal(repl_decode(len, 3), KY_OK);
     /* count above cap (the caller's array): at cap, and cap + 1 */
     assert_int_equal(repl_decode(len, 2), KY_E_BUFFER_TOO_SMALL);
+    ky_put_u32le(body_buf + 24, 9);
+    assert_int_equal(repl_decode(len, 8), KY_E_BUFFER_TOO_SMALL);
+    /* above one replica batch, whatever the caller's array: the limit before the bytes */
+    ky_put_u32le(body_buf + 24, KY_WIRE_BATCH_COUNT_MAX + 1);
+    assert_int_equal(repl_decode(len, REPL_ONE_BYTE_ENTRIES_MAX + 1), KY_E_BATCH_TOO_LARGE);
     ky_put_u32le(body_buf + 24, 0xFFFFFFFFu);
-    assert_int_equal(repl_decode(len, REPL_ONE_BYTE_ENTRIES_MAX + 1), KY_E_BUFFER_TOO_SMALL);
+    assert_int_equal(repl_decode(len, REPL_ONE_BYTE_ENTRIES_MAX + 1), KY_E_BATCH_TOO_LARGE);
     /* counts that lie */
-    ky_put_u32le(body_buf + 24, REPL_ONE_BYTE_ENTRIES_MAX + 1); /* big count, small body */
+    ky_put_u32le(body_buf + 24, KY_WIRE_BATCH_COUNT_MAX); /* big count, small body */
     assert_int_equal(repl_decode(len, REPL_ONE_BYTE_ENTRIES_MAX + 1), KY_E_MSG_TRUNCATED);
     ky_put_u32le(body_buf + 24, 4);
     assert_int_equal(repl_decode(len, 9), KY_E_MSG_TRUNCATED);
