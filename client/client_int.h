@@ -161,6 +161,11 @@ int ky_client_send(kyosai_client *c, uint8_t type, size_t body_bytes, uint64_t d
  * transport / frame / protocol code after disconnecting. */
 int ky_client_recv(kyosai_client *c, uint64_t deadline_ms, ky_client_resp *resp);
 
+/* The same with no overall deadline: it fails (KYOSAI_E_TIMEOUT) only when no byte has
+ * arrived for silence_ms, so a large frame on a slow link still arrives while a dead or
+ * silent peer is noticed within silence_ms. For streams that carry heartbeats. */
+int ky_client_recv_until_silent(kyosai_client *c, uint32_t silence_ms, ky_client_resp *resp);
+
 /* For an ERROR response: decodes it and returns its (negative) code; an undecodable ERROR
  * disconnects and returns KYOSAI_E_PROTOCOL. A frame-level status disconnects too (the
  * node closes after those). */

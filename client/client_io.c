@@ -172,9 +172,12 @@ int ky_client_send(kyosai_client *c, uint8_t type, size_t body_bytes, uint64_t d
 }
 
 /* Reads whatever the socket has (at least one byte) into buf, before deadline_ms. */
-static int recv_some(kyosai_client *c, uint8_t *buf, size_t cap, size_t *got,
-                     uint64_t deadline_ms) {
+/* Reads what is there, waiting until deadline_ms; or, with silence_ms > 0, until no byte
+ * has arrived for silence_ms (each call starts after progress: the caller got bytes). */
+static int recv_some(kyosai_client *c, uint8_t *buf, size_t cap, size_t *got, uint64_t deadline_ms,
+                     uint32_t silence_ms) {
     KY_ASSERT(cap > 0);
+    if (silence_ms > 0) deadline_ms = ky_client_now_ms() + silence_ms;
     for (;;) {
         ssize_t n = recv(c->fd, buf, cap, 0);
         if (n > 0) {
@@ -191,7 +194,7 @@ static int recv_some(kyosai_client *c, uint8_t *buf, size_t cap, size_t *got,
 
 /* Secure channel: opens whole records from cin into the (empty) staging buffer, reading
  * more ciphertext until at least one plaintext byte is there. */
-static int fill_secure(kyosai_client *c, uint64_t deadline_ms) {
+static int fill_secure(kyosai_client *c, uint64_t deadline_ms, uint32_t silence_ms) {
     for (;;) {
         size_t used = 0, plain = 0;
         int rc =
@@ -205,21 +208,23 @@ static int fill_secure(kyosai_client *c, uint64_t deadline_ms) {
         }
         KY_ASSERT(c->cin_len < KY_CLIENT_CIN_BYTES); /* a partial record always fits */
         size_t got = 0;
-        rc = recv_some(c, c->cin + c->cin_len, KY_CLIENT_CIN_BYTES - c->cin_len, &got, deadline_ms);
+        rc = recv_some(c, c->cin + c->cin_len, KY_CLIENT_CIN_BYTES - c->cin_len, &got, deadline_ms,
+                       silence_ms);
         if (rc != KYOSAI_OK) return rc;
         c->cin_len += got;
     }
 }
 
 /* Reads more bytes into the staging buffer (which is empty). */
-static int fill(kyosai_client *c, uint64_t deadline_ms) {
+static int fill(kyosai_client *c, uint64_t deadline_ms, uint32_t silence_ms) {
     KY_ASSERT(c->in_pos == c->in_len);
     c->in_pos = c->in_len = 0;
-    if (c->secure) return fill_secure(c, deadline_ms);
-    return recv_some(c, c->in, KY_CLIENT_IN_BYTES, &c->in_len, deadline_ms);
+    if (c->secure) return fill_secure(c, deadline_ms, silence_ms);
+    return recv_some(c, c->in, KY_CLIENT_IN_BYTES, &c->in_len, deadline_ms, silence_ms);
 }
 
-int ky_client_recv(kyosai_client *c, uint64_t deadline_ms, ky_client_resp *resp) {
+static int recv_frame(kyosai_client *c, uint64_t deadline_ms, uint32_t silence_ms,
+                      ky_client_resp *resp) {
     KY_ASSERT(c != NULL && resp != NULL);
     if (c->fd < 0) return KYOSAI_E_UNAVAILABLE;
     for (;;) {
@@ -234,7 +239,7 @@ int ky_client_recv(kyosai_client *c, uint64_t deadline_ms, ky_client_resp *resp)
             KY_ASSERT(st == KY_STEP_NEED_MORE && c->in_pos == c->in_len);
             continue;
         }
-        int rc = fill(c, deadline_ms);
+        int rc = fill(c, deadline_ms, silence_ms);
         if (rc != KYOSAI_OK) return fail(c, rc);
     }
     resp->hdr = ky_frame_reader_header(&c->reader);
@@ -244,6 +249,15 @@ int ky_client_recv(kyosai_client *c, uint64_t deadline_ms, ky_client_resp *resp)
     if (ky_msg_header_check(resp->hdr) != KY_OK || !(resp->hdr->flags & KY_FRAME_FLAG_RESPONSE))
         return fail(c, KYOSAI_E_PROTOCOL);
     return KYOSAI_OK;
+}
+
+int ky_client_recv(kyosai_client *c, uint64_t deadline_ms, ky_client_resp *resp) {
+    return recv_frame(c, deadline_ms, 0, resp);
+}
+
+int ky_client_recv_until_silent(kyosai_client *c, uint32_t silence_ms, ky_client_resp *resp) {
+    KY_ASSERT(silence_ms > 0);
+    return recv_frame(c, UINT64_MAX, silence_ms, resp);
 }
 
 int ky_client_error_code(kyosai_client *c, const ky_client_resp *resp) {
@@ -337,7 +351,8 @@ static int chan_handshake(kyosai_client *c, uint32_t idx, uint64_t deadline_ms) 
         }
         if (rc != KY_CHAN_NEED_MORE) return ky_client_code(rc);
         size_t got = 0;
-        rc = recv_some(c, c->cin + c->cin_len, KY_CLIENT_CIN_BYTES - c->cin_len, &got, deadline_ms);
+        rc = recv_some(c, c->cin + c->cin_len, KY_CLIENT_CIN_BYTES - c->cin_len, &got, deadline_ms,
+                       0);
         if (rc == KYOSAI_E_UNAVAILABLE) return KYOSAI_E_HANDSHAKE_FAILED; /* closed on us */
         if (rc != KYOSAI_OK) return rc;
         c->cin_len += got;

@@ -172,9 +172,9 @@ int ky_ledger_reindex(ky_ledger *l, bool dry_run, bool *equal_out, ky_progress_c
                       void *progress_ctx);
 
 /* Writes a consistent, compacted copy of the whole ledger (one LMDB read snapshot) into
- * dest_dir, which must exist and be empty. Works on a read-only handle while a node writes the ledger, so an auditor can
- * check a live node's derived state with ky_ledger_reindex on the copy. Any thread.
- * Returns KY_OK, KY_E_IO (dest_dir), or a storage error. */
+ * dest_dir, which must exist and be empty. Works on a read-only handle while a node writes the
+ * ledger, so an auditor can check a live node's derived state with ky_ledger_reindex on the copy.
+ * Any thread. Returns KY_OK, KY_E_IO (dest_dir), or a storage error. */
 int ky_ledger_snapshot_copy(ky_ledger *l, const char *dest_dir);
 
 /* Test seam: replaces the wall clock used for entry timestamps (µs since 1970 UTC).

@@ -8,10 +8,12 @@
  *
  *   DIALLING --connect + HELLO ok--> SUBSCRIBED --REPL_ENTRIES--> apply (fsync) --> REPL_ACK
  *      ^                                  |
- *      +--- any error or 1 s of silence --+  (wait KY_REPL_RETRY_MS, log once per change)
+ *      +---- any error or silence --------+  (wait KY_REPL_RETRY_MS, log once per change)
  *
- * The primary sends an empty REPL_ENTRIES at least every KY_REPL_HEARTBEAT_MS, so silence
- * longer than KY_REPL_SILENCE_MS means the link or the primary is gone.
+ * The primary sends an empty REPL_ENTRIES at least every KY_REPL_HEARTBEAT_MS, so
+ * KY_REPL_SILENCE_MS without a single byte means the link or the primary is gone. The
+ * limit is on silence, not on a frame: a large catch-up frame on a slow link takes as long
+ * as it takes while its bytes keep coming.
  */
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -28,8 +30,8 @@
 #include "log.h"
 #include "repl.h"
 
-#define KY_REPL_SILENCE_MS 1500u /* no frame for this long: reconnect */
-#define KY_REPL_BLOBS_MAX KY_WIRE_BATCH_COUNT_MAX /* entries in one REPL_ENTRIES */
+#define KY_REPL_SILENCE_MS 1500u                   /* no frame for this long: reconnect */
+#define KY_REPL_BLOBS_MAX  KY_WIRE_BATCH_COUNT_MAX /* entries in one REPL_ENTRIES */
 _Static_assert(KY_WIRE_BATCH_COUNT_MAX <= KY_LEDGER_BATCH_COUNT_MAX,
                "a REPL_ENTRIES message must fit one ky_ledger_apply");
 
@@ -204,7 +206,7 @@ static int stream(ky_repl_replica *r, kyosai_client *c, bool *streamed) {
     int rc = subscribe(r, c, &rid);
     while (rc == KYOSAI_OK && !atomic_load(&r->stop)) {
         ky_client_resp resp;
-        rc = ky_client_recv(c, ky_client_now_ms() + KY_REPL_SILENCE_MS, &resp);
+        rc = ky_client_recv_until_silent(c, KY_REPL_SILENCE_MS, &resp);
         if (rc != KYOSAI_OK) break;
         if (resp.hdr->type == KY_MSG_ERROR) {
             rc = ky_client_error_code(c, &resp);
@@ -246,7 +248,7 @@ static int stream(ky_repl_replica *r, kyosai_client *c, bool *streamed) {
 static void *replica_main(void *arg) {
     ky_repl_replica *r = arg;
     prctl(PR_SET_NAME, "ky-replica"); /* for top -H, perf and ps -L */
-    int last_rc = 1; /* log the first outcome */
+    int last_rc = 1;                  /* log the first outcome */
     while (!atomic_load(&r->stop)) {
         const char *eps[1] = {r->addr};
         const char *keys[1] = {r->peer_key};

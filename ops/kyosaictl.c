@@ -456,8 +456,11 @@ static int open_live_snapshot(cli *c, char *scratch, size_t cap, ky_ledger **l_o
     int ex = open_ledger(c, false, &src);
     int rc = KY_OK;
     if (ex == 0) {
-        if (!c->quiet) fprintf(stderr, "kyosaictl: %s is in use by a running node; checking a "
-                                       "consistent snapshot copied to %s\n", c->data_dir, scratch);
+        if (!c->quiet)
+            fprintf(stderr,
+                    "kyosaictl: %s is in use by a running node; checking a "
+                    "consistent snapshot copied to %s\n",
+                    c->data_dir, scratch);
         rc = ky_ledger_snapshot_copy(src, scratch);
         ky_ledger_close(src);
     }

@@ -400,9 +400,9 @@ int ky_msg_repl_entry_add(uint8_t *out, size_t cap, size_t *len, const uint8_t *
                           uint32_t entry_bytes);
 
 /* Decodes into *out and entries[0..count); entries borrow body. Errors: KY_E_BATCH_TOO_LARGE
- * (count > KY_WIRE_BATCH_COUNT_MAX), KY_E_BUFFER_TOO_SMALL (count > cap), KY_E_MSG_FIELD_TOO_LONG (entry > KY_WIRE_ENTRY_BYTES_MAX),
- * KY_E_MSG_MALFORMED (empty entry, first_seq 0 with entries), KY_E_MSG_TRUNCATED,
- * KY_E_MSG_TRAILING_BYTES. */
+ * (count > KY_WIRE_BATCH_COUNT_MAX), KY_E_BUFFER_TOO_SMALL (count > cap), KY_E_MSG_FIELD_TOO_LONG
+ * (entry > KY_WIRE_ENTRY_BYTES_MAX), KY_E_MSG_MALFORMED (empty entry, first_seq 0 with entries),
+ * KY_E_MSG_TRUNCATED, KY_E_MSG_TRAILING_BYTES. */
 int ky_msg_repl_entries_decode(const uint8_t *body, size_t len, ky_msg_repl_entries *out,
                                ky_wire_blob *entries, uint32_t cap);
 

@@ -167,6 +167,36 @@ def test_throttled_link_acknowledges_only_what_the_replica_holds(tmp_path):
     final_checks(p, load.acked())
 
 
+def test_fresh_replica_catches_up_over_a_link_slower_than_one_frame_per_silence_limit(tmp_path):
+    """A fresh replica behind a 400 kB/s link copies a primary holding 13,000 entries: the
+    first REPL_ENTRIES (10,000 entries, about 1.8 MB) takes several seconds to arrive, far
+    more than the replica's 1.5 s silence limit. Bytes keep arriving, so the replica keeps
+    reading (the limit is on silence, not on the frame) and catches up; it never gives up
+    and re-dials meanwhile."""
+    p = Pair(tmp_path, via_proxy=True)
+    sample = tmp_path / "s.jsonl"
+    sample.write_text(Ctl(p.primary.data).run("sample", "--contracts", "1000", "--months",
+                                              "12").stdout)
+    Ctl(p.primary.data).run("--quiet", "post", str(sample))  # offline, before the pair starts
+    head = Ctl(p.primary.data).json("status")[0]["head_seq"]
+    assert head > 12000
+    p.proxy.throttle(400_000)  # bytes/s each way
+    p.primary.start()
+    p.replica.start()
+    try:
+        t0 = time.monotonic()
+        wait_for(lambda: status(p.replica.port)["head_seq"] == head, "catch-up", timeout=40)
+        secs = time.monotonic() - t0
+        assert status(p.replica.port)["head_hash"] == status(p.primary.port)["head_hash"]
+        assert secs > 3.0, f"caught up in {secs:.1f} s: the link was not slow enough"
+        assert p.proxy.connections_total == 1, "the replica gave up on a frame and re-dialled"
+        assert "replica not streaming" not in p.replica.logs()
+        print(f"caught up {head} entries over 400 kB/s in {secs:.1f} s, one connection")
+    finally:
+        p.kill()
+    offline_checks(p.primary, p.replica)
+
+
 # ---- c. the replica dies --------------------------------------------------------------------
 
 def test_replica_killed_under_load_then_restarted(tmp_path):
